@@ -1,0 +1,64 @@
+"""The one typed configuration object, read once from the environment at a job's entry point.
+
+Every job receives a `Settings` instance (or the few fields it needs) as an argument; nothing reads the
+environment anywhere else, so tests can build their own `Settings` pointing at a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    warehouse_path: Path
+    seeds_dir: Path
+    start_date: date
+    seed: int
+    scale: float
+    bad_share: float
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def truth_dir(self) -> Path:
+        return self.data_dir / "truth"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    def day_date(self, day: int) -> date:
+        """Simulated day number (1-based) to its calendar date."""
+        if day < 1:
+            raise ValueError(f"simulated days start at 1, got {day}")
+        return self.start_date + timedelta(days=day - 1)
+
+    def day_number(self, when: date) -> int:
+        return (when - self.start_date).days + 1
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read the settings from environment variables (GROCERY_*), with defaults for a laptop run."""
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("GROCERY_DATA_DIR", REPO_ROOT / "data")).resolve()
+    return Settings(
+        data_dir=data_dir,
+        warehouse_path=Path(env.get("WAREHOUSE_PATH", data_dir / "warehouse.duckdb")).resolve(),
+        seeds_dir=Path(env.get("GROCERY_SEEDS_DIR", REPO_ROOT / "seeds")).resolve(),
+        start_date=date.fromisoformat(env.get("GROCERY_START_DATE", "2026-01-05")),
+        seed=int(env.get("GROCERY_SEED", "42")),
+        scale=float(env.get("GROCERY_SCALE", "1")),
+        bad_share=float(env.get("GROCERY_BAD_SHARE", "0.01")),
+    )
