@@ -1,0 +1,115 @@
+"""`python -m python_jobs.ingest`: load landing days into the warehouse `raw` schema."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from python_jobs.config import Settings, load_settings
+from python_jobs.ingest.loader import DayLoad, EmptyExtractError, ReconciliationError, load_day
+from python_jobs.ingest.reader import LandingFileError
+from python_jobs.ingest.warehouse import WarehouseLockedError
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option(help="Data folder (default: GROCERY_DATA_DIR or ./data).")]
+Warehouse = Annotated[
+    Path | None, typer.Option(help="DuckDB file (default: WAREHOUSE_PATH or data/warehouse.duckdb).")
+]
+ChunkRows = Annotated[int, typer.Option(help="Rows per chunk: bounds memory whatever the file size.")]
+CrashAfter = Annotated[
+    int | None, typer.Option(hidden=True, help="Fault injection: SIGKILL self after N chunks (tests, labs).")
+]
+
+
+def _settings(data_dir: Path | None, warehouse: Path | None) -> Settings:
+    settings = load_settings()
+    if data_dir is not None:
+        settings = settings.with_(
+            data_dir=data_dir.resolve(), warehouse_path=(data_dir / "warehouse.duckdb").resolve()
+        )
+    if warehouse is not None:
+        settings = settings.with_(warehouse_path=warehouse.resolve())
+    return settings
+
+
+def run_load(
+    settings: Settings, when: date, chunk_rows: int = 100_000, crash_after: int | None = None
+) -> DayLoad:
+    """Load one day with a progress bar; turn the expected failures into one clear message and exit code 1."""
+    files = sorted((settings.landing_dir / when.isoformat()).glob("*.csv"))
+    total = sum(f.stat().st_size for f in files)
+    try:
+        with Progress(
+            TextColumn("ingest {task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(when.isoformat(), total=total or None)
+            result = load_day(
+                settings,
+                when,
+                chunk_rows=chunk_rows,
+                crash_after_chunks=crash_after,
+                progress=lambda _source, size: bar.advance(task, size),
+            )
+    except (WarehouseLockedError, LandingFileError, ReconciliationError, EmptyExtractError) as exc:
+        err.print(f"[bold red]ingest failed for {when}:[/] {exc}")
+        raise typer.Exit(1) from None
+    for source in result.sources:
+        if source.drift_columns:
+            err.print(
+                f"[yellow]schema drift:[/] {source.source} on {when} has unexpected column(s) "
+                f"{', '.join(sorted(set(source.drift_columns)))}; values kept in raw.{source.source}._extra_columns "
+                "and recorded in ingest.schema_drift. Update docs/contracts.md and the schema to adopt them."
+            )
+    return result
+
+
+def print_summary(result: DayLoad) -> None:
+    table = Table(title=f"ingest {result.load_date}")
+    for col in ("source", "files", "read", "loaded", "quarantined"):
+        table.add_column(col, justify="right" if col != "source" else "left")
+    for s in result.sources:
+        table.add_row(s.source, str(s.files), str(s.rows_read), str(s.rows_loaded), str(s.rows_quarantined))
+    Console().print(table)
+
+
+@app.command()
+def day(
+    n: Annotated[int | None, typer.Argument(help="Simulated day number (1 = GROCERY_START_DATE).")] = None,
+    on: Annotated[str | None, typer.Option("--date", help="Calendar date instead of a day number.")] = None,
+    data_dir: DataDir = None,
+    warehouse: Warehouse = None,
+    chunk_rows: ChunkRows = 100_000,
+    crash_after_chunks: CrashAfter = None,
+) -> None:
+    """Load one simulated day (replacing it if it was loaded before)."""
+    settings = _settings(data_dir, warehouse)
+    if (n is None) == (on is None):
+        raise typer.BadParameter("give a day number or --date, not both")
+    when = date.fromisoformat(on) if on else settings.day_date(n or 1)
+    print_summary(run_load(settings, when, chunk_rows, crash_after_chunks))
+
+
+@app.command()
+def days(
+    count: Annotated[int, typer.Argument(help="Load days 1..COUNT.")],
+    data_dir: DataDir = None,
+    warehouse: Warehouse = None,
+    chunk_rows: ChunkRows = 100_000,
+) -> None:
+    """Load simulated days 1..COUNT in order."""
+    settings = _settings(data_dir, warehouse)
+    for n in range(1, count + 1):
+        print_summary(run_load(settings, settings.day_date(n), chunk_rows))
