@@ -1,0 +1,74 @@
+# Grocery-delivery analytics monorepo: every command a learner types.
+# `make help` lists the targets. Each target installs what it needs first (via `setup`, idempotent).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+DAYS  ?= 3
+SCALE ?= 1
+SEED  ?= 42
+
+# uv: the one on PATH, else the one pip installed as a module (make setup installs it if neither exists).
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+VENV := .venv
+STREAMING_VENV := .venv-streaming
+PY := $(VENV)/bin/python
+
+# Telemetry off everywhere; nothing may download at run time (uv never fetches a Python build either).
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+export SQLMESH__DISABLE_ANONYMIZED_ANALYTICS := true
+export RAY_USAGE_STATS_ENABLED := 0
+export UV_PYTHON_DOWNLOADS := never
+export DBT_PROFILES_DIR := $(CURDIR)/profiles
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help setup java pipeline test test-fast lint fmt lab-scd2 docs bench-ingest clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.synced $(STREAMING_VENV)/.synced java ## Install both locked environments and find Java (idempotent)
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+# PyFlink pins an older pandas/pyarrow stack, so it lives in its own environment (see docs/environment.md).
+$(STREAMING_VENV)/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	UV_PROJECT_ENVIRONMENT=$(STREAMING_VENV) $(UV) sync --frozen --no-default-groups --group streaming
+	@touch $@
+
+java: $(VENV)/.synced ## Show the Java (>= 17) Spark and Flink will use
+	@$(PY) -m python_jobs.java >/dev/null
+
+pipeline: $(VENV)/.synced ## Simulate DAYS days at SCALE: generate → ingest → dbt build, into data/warehouse.duckdb
+	$(PY) -m python_jobs.pipeline --days $(DAYS) --scale $(SCALE) --seed $(SEED)
+
+test: setup ## Run the whole test suite (real DuckDB, dbt, engines; no mocks)
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.synced ## Tests without the slow ones
+	$(PY) -m pytest -m "not slow"
+
+lint: $(VENV)/.synced ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(VENV)/.synced ## Format the Python code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+lab-scd2: $(VENV)/.synced ## SCD2 lab: change log beside SCD2 history (table + PNG under data/reports/scd2)
+	$(PY) -m python_jobs.labs.scd2 --days $(or $(LAB_DAYS),5) --scale $(SCALE)
+
+docs: pipeline ## dbt docs generate (offline) for the built warehouse
+	cd dbt_project && $(CURDIR)/$(VENV)/bin/dbt docs generate
+
+bench-ingest: $(VENV)/.synced ## Ingest benchmark: rows/s and peak RSS at growing file sizes
+	$(PY) -m python_jobs.benchmarks.ingest
+
+clean: ## Remove generated data (data/) and build outputs
+	rm -rf data dbt_project/target dbt_project/logs
