@@ -1,0 +1,34 @@
+"""Shared fixtures: every test gets its own data folder and warehouse under tmp_path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from python_jobs.config import REPO_ROOT, Settings, load_settings
+
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "true")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    data = tmp_path / "data"
+    return load_settings({}).with_(data_dir=data, warehouse_path=data / "warehouse.duckdb")
+
+
+def run_module(module: str, *args: str, env: dict[str, str] | None = None, check: bool = True):
+    """Run `python -m module args` from the repo root, like a user or the pipeline would."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=full_env, capture_output=True, text=True
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{module} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
