@@ -268,7 +268,7 @@ def test_external_kill_is_all_or_nothing(seeded: Settings) -> None:
     """A real `kill -9` from outside at an arbitrary moment: the day is either fully there or not at all."""
     write_day(seeded, DAY1, {})
     load_day(seeded, DAY1)
-    write_day(seeded, DAY2, {"orders": _many_lines(200_000)})
+    write_day(seeded, DAY2, {"orders": _many_lines(400_000)})
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -292,13 +292,14 @@ def test_external_kill_is_all_or_nothing(seeded: Settings) -> None:
         stderr=subprocess.DEVNULL,
     )
     time.sleep(2.5)
+    assert proc.poll() is None, "the load finished before the kill: make the day bigger"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     day2 = table(seeded, "SELECT count(*) AS n FROM raw.orders WHERE _load_date = '2026-01-06'").n[0]
     manifest = table(
         seeded, "SELECT count(*) AS n FROM ingest.load_manifest WHERE load_date = '2026-01-06'"
     ).n[0]
-    assert (day2, manifest) in {(0, 0), (200_000, 4)}
+    assert (day2, manifest) in {(0, 0), (400_000, 4)}
     assert table(seeded, "SELECT count(*) AS n FROM raw.orders WHERE _load_date = '2026-01-05'").n[0] == 2
 
 
