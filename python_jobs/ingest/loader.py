@@ -206,7 +206,7 @@ class _SourceLoader:
             _extra_columns=[chunk.extras[i] for i in keep],
             _raw_line=[chunk.texts[i] for i in keep],
         )
-        casts = ", ".join(f"CAST(NULLIF({c.name}, '') AS {c.sql_type})" for c in self.schema.columns)
+        casts = ", ".join(f"CAST({c.name} AS {c.sql_type})" for c in self.schema.columns)
         self.con.register("_chunk", good)
         self.con.execute(
             f"INSERT INTO _stage SELECT {casts}, ?, ?, _source_line, _extra_columns, _raw_line, NULL, NULL "
