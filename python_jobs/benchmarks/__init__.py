@@ -1,0 +1,1 @@
+"""Benchmarks: competitors run side by side in one run, printing ratios, peak memory and throughput."""

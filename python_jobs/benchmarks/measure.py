@@ -1,0 +1,71 @@
+"""Measure a command in a fresh process: wall time, CPU time and peak RSS of its whole process tree.
+
+The tree matters: a Spark driver's JVM or a Dask worker is a child process, and its memory counts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class Measurement:
+    returncode: int
+    wall_seconds: float
+    cpu_seconds: float
+    peak_rss_bytes: int
+    output: str
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return self.peak_rss_bytes / 2**20
+
+
+def _sample(root: psutil.Process, cpu: dict[int, float]) -> int:
+    """RSS of the tree now; records each process's CPU time so far (the last sample before it exits counts)."""
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+            times = p.cpu_times()
+            cpu[p.pid] = times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def measure(
+    command: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    poll_seconds: float = 0.05,
+) -> Measurement:
+    """Run `command`, sampling the RSS of its process tree every `poll_seconds`."""
+    # Output goes to a file, not a pipe: a full pipe would block the child while we only poll it.
+    with tempfile.TemporaryFile(mode="w+") as log:
+        started = time.perf_counter()
+        popen = subprocess.Popen(
+            list(command), cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+        root = psutil.Process(popen.pid)
+        peak = 0
+        cpu: dict[int, float] = {}
+        while popen.poll() is None:
+            peak = max(peak, _sample(root, cpu))
+            time.sleep(poll_seconds)
+        wall = time.perf_counter() - started
+        log.seek(0)
+        output = log.read()
+    return Measurement(popen.returncode, wall, sum(cpu.values()), peak, output)
