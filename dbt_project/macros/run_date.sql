@@ -1,0 +1,48 @@
+{#-
+    run_date: the simulated day this build processes, as a 'YYYY-MM-DD' string.
+
+    Pipelines always pass it:   dbt build --vars '{run_date: 2026-01-07}'
+    By hand you may omit it: it then defaults to the latest _load_date in raw.customers, which is still
+    deterministic (it depends only on what has been loaded, never on the wall clock).
+-#}
+{% macro run_date() -%}
+    {%- set given = var('run_date', none) -%}
+    {%- if given is not none -%}
+        {#- YAML turns an unquoted 2026-01-07 into a date object: normalise and validate either way. -#}
+        {%- set text = given | string | trim -%}
+        {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
+            {{ exceptions.raise_compiler_error("var run_date must look like YYYY-MM-DD, got '" ~ text ~ "'") }}
+        {%- endif -%}
+        {{ return(text) }}
+    {%- endif -%}
+
+    {#- At parse time dbt renders every model once without a database connection (`execute` is false): the
+        value only has to be a syntactically valid date, it is never run. -#}
+    {%- if not execute -%}
+        {{ return('1970-01-01') }}
+    {%- endif -%}
+
+    {%- set customers = source('shop', 'customers') -%}
+    {%- if adapter.get_relation(customers.database, customers.schema, customers.identifier) is none -%}
+        {#- No raw data yet (e.g. `dbt docs generate` on an empty warehouse): nothing is visible. -#}
+        {{ log("run_date: " ~ customers ~ " does not exist yet, using 1970-01-01 (no raw row is visible)", info=false) }}
+        {{ return('1970-01-01') }}
+    {%- endif -%}
+    {%- set latest = run_query("select cast(max(_load_date) as varchar) from " ~ customers).columns[0].values()[0] -%}
+    {{ return(latest if latest is not none else '1970-01-01') }}
+{%- endmacro %}
+
+
+{#- The run_date as a SQL date literal. -#}
+{% macro run_date_literal() -%}
+    cast('{{ run_date() }}' as date)
+{%- endmacro %}
+
+
+{#-
+    The one row filter allowed in staging: hide raw rows delivered after the day being processed.
+    This is what makes building day D reproducible even when later days are already in `raw`.
+-#}
+{% macro loaded_as_of_run_date(load_date_column='_load_date') -%}
+    {{ load_date_column }} <= {{ run_date_literal() }}
+{%- endmacro %}
