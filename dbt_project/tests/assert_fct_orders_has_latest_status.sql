@@ -1,0 +1,16 @@
+-- Every order in fct_orders carries the status (and updated_at) of its latest delivered version, and no
+-- order is missing. This is what the incremental lookback has to guarantee: a re-sent update that the
+-- lookback failed to pick up would leave an old status here. Returns the offending orders.
+select
+    coalesce(fct.order_id, latest.order_id) as order_id,
+    fct.order_status as fct_status,
+    latest.order_status as latest_status,
+    fct.updated_at as fct_updated_at,
+    latest.updated_at as latest_updated_at
+from {{ ref('fct_orders') }} as fct
+full outer join {{ ref('int_orders__latest_version') }} as latest
+    on fct.order_id = latest.order_id
+where fct.order_id is null
+   or latest.order_id is null
+   or fct.order_status <> latest.order_status
+   or fct.updated_at <> latest.updated_at
