@@ -8,18 +8,18 @@ with current_versions as (
     where is_current
 ),
 
-extract as (
+current_extract as (
     select customer_id, first_name, last_name, email, street_address, city, postal_code, loyalty_tier,
            signed_up_on
     from {{ ref('int_customers__current_extract') }}
 ),
 
 only_in_dim as (
-    select 'only in dim_customers' as problem, * from (select * from current_versions except select * from extract) as d
+    select 'only in dim_customers' as problem, * from (select * from current_versions except select * from current_extract) as d
 ),
 
 only_in_extract as (
-    select 'only in the extract' as problem, * from (select * from extract except select * from current_versions) as e
+    select 'only in the extract' as problem, * from (select * from current_extract except select * from current_versions) as e
 )
 
 select * from only_in_dim
