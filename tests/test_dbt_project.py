@@ -3,7 +3,7 @@
 The raw tables follow docs/contracts.md but are filled with SQL inserts, not by the generator and the ingest job,
 so every expected value below can be read off the fixture: four simulated days (2026-01-05 .. 2026-01-08) with
 a customer address move, a tier change, a deletion, a deletion followed by a return, a new customer, a store
-format change, a store closing, a late-arriving order and re-sent order updates.
+format change, a store closing, late-arriving orders (two and three days back) and re-sent order updates.
 
 All four days are loaded into `raw` up front: building day D must only see rows with _load_date <= D.
 The module-scoped fixture builds the days one by one (as the pipeline does) and the tests inspect the result.
@@ -108,6 +108,8 @@ ORDER_DELTAS = {
         (103, 2, 11, "2026-01-06 15:00:00", "delivered", "1.50", "2026-01-08 09:00:00"),  # re-sent update
         (106, 3, 11, "2026-01-07 12:00:00", "picked", "1.00", "2026-01-08 08:00:00"),  # re-sent update
         (107, 5, 10, "2026-01-08 12:00:00", "placed", "2.50", "2026-01-08 12:00:00"),  # Eve is back
+        # late by three days, placed just after midnight: the worst case the default lookback must catch
+        (108, 1, 10, "2026-01-05 00:30:00", "delivered", "0.00", "2026-01-05 00:30:00"),
     ],
 }
 
@@ -121,6 +123,7 @@ ORDER_LINES = {
     105: [(1, 1, 1, "1.10"), (2, 4, 2, "6.00")],
     106: [(1, 3, 1, "3.40")],
     107: [(1, 2, 4, "0.80"), (2, 3, 1, "3.50"), (3, 4, 1, "6.00")],
+    108: [(1, 3, 2, "3.50")],
 }
 
 PRODUCTS_CSV = """product_id,product_name,category_id,unit_price,is_perishable
@@ -264,7 +267,7 @@ def test_incremental_fct_orders_equals_full_refresh(warehouse: Path) -> None:
     )
     assert only_incremental == []
     assert only_full == []
-    # ...and the rows are the ones we expect: latest status, late order 105 picked up by the lookback.
+    # ...and the rows are the ones we expect: latest status, late orders 105 and 108 picked up by the lookback.
     rows = query(
         warehouse,
         "select order_id, order_status, order_date, item_count, order_total "
@@ -279,6 +282,7 @@ def test_incremental_fct_orders_equals_full_refresh(warehouse: Path) -> None:
         (105, "delivered"),
         (106, "picked"),
         (107, "placed"),
+        (108, "delivered"),
     ]
     by_id = {r[0]: r for r in rows}
     assert str(by_id[105][2]) == "2026-01-05"  # counted on the day it was placed, not delivered
@@ -340,7 +344,8 @@ def test_orders_point_at_the_customer_version_valid_when_ordered(warehouse: Path
     assert rows[104] == ts("2025-10-01 08:00:00")  # Cleo, silver
     assert rows[106] == ts("2026-01-07 09:15:00")  # Cleo, gold
     assert rows[107] == ts("2026-01-08 11:00:00")  # Eve after her return
-    assert len(rows) == 8
+    assert rows[108] == ts("2025-12-01 10:00:00")  # Ada, three days late
+    assert len(rows) == 9
 
 
 def test_daily_sales_excludes_cancelled_orders(warehouse: Path) -> None:
@@ -354,7 +359,7 @@ def test_daily_sales_excludes_cancelled_orders(warehouse: Path) -> None:
     day1_store10 = [r for r in rows if str(r[0]) == "2026-01-05" and r[1] == 10]
     assert [(r[2], r[3], r[4], str(r[5])) for r in day1_store10] == [
         ("Dairy", 3, 6, "7.10"),  # orders 100, 102 and the late 105
-        ("Pantry", 3, 4, "21.50"),
+        ("Pantry", 4, 6, "28.50"),  # ... and 108, three days late
     ]
 
 

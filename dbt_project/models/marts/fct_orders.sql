@@ -5,8 +5,10 @@
 -- and replaces them by order_id (delete+insert). That window catches both kinds of "old" rows a day brings:
 --   * re-sent updates: a new status with updated_at on the delivery day (newer than anything in the table);
 --   * late-arriving orders: updated_at = order_ts, days in the past, but within lookback_days.
--- An order arriving later than lookback_days would be missed until the next --full-refresh: keep
--- lookback_days above the maximum lateness upstream (2 days in this simulation; default 3).
+-- Why lookback_days >= the maximum lateness L is enough: the table holds days up to D-1, so its newest
+-- updated_at is before midnight D and the cutoff is before midnight (D - lookback_days); an order delivered
+-- late on day D was placed on or after midnight (D - L). The generator's L is 3 days (MAX_LATE_DAYS), hence
+-- the default of 3. An order arriving later than that would be missed until the next --full-refresh.
 -- incremental_strategy='merge' also works on dbt-duckdb 1.11.1 and gives the same table; delete+insert is
 -- kept because it is the easiest to reason about and also runs on PostgreSQL versions without MERGE.
 {{
