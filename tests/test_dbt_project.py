@@ -49,24 +49,114 @@ create or replace table raw.order_lines (
 """
 
 # customer_id -> row as it looks in the extract (without the load metadata)
-ADA = (1, "Ada", "Lovelace", "ada@example.com", "1 Engine St", "Springfield", "01001", "gold",
-       "2024-03-01", "2025-12-01 10:00:00")
-BEN = (2, "Ben", "Okafor", "ben@example.com", "2 Elm St", "Springfield", "01002", "silver",
-       "2024-05-10", "2025-11-20 09:00:00")
-BEN_MOVED = (2, "Ben", "Okafor", "ben@example.com", "99 Harbour Rd", "Shelbyville", "02099", "silver",
-             "2024-05-10", "2026-01-06 14:30:00")
-CLEO = (3, "Cleo", "Ng", "cleo@example.com", "3 Oak St", "Springfield", "01003", "silver",
-        "2024-06-01", "2025-10-01 08:00:00")
-CLEO_GOLD = (3, "Cleo", "Ng", "cleo@example.com", "3 Oak St", "Springfield", "01003", "gold",
-             "2024-06-01", "2026-01-07 09:15:00")
-DAN = (4, "Dan", "Berg", "dan@example.com", "4 Pine St", "Springfield", "01004", "bronze",
-       "2024-07-01", "2025-09-01 12:00:00")
-EVE = (5, "Eve", "Moss", "eve@example.com", "5 Birch St", "Springfield", "01005", "bronze",
-       "2024-08-01", "2025-08-01 12:00:00")
-EVE_BACK = (5, "Eve", "Moss", "eve.moss@example.com", "5 Birch St", "Springfield", "01005", "bronze",
-            "2024-08-01", "2026-01-08 11:00:00")
-FINN = (6, "Finn", "Ray", "finn@example.com", "6 Ash St", "Springfield", "01006", "bronze",
-        "2026-01-07", "2026-01-07 08:00:00")
+ADA = (
+    1,
+    "Ada",
+    "Lovelace",
+    "ada@example.com",
+    "1 Engine St",
+    "Springfield",
+    "01001",
+    "gold",
+    "2024-03-01",
+    "2025-12-01 10:00:00",
+)
+BEN = (
+    2,
+    "Ben",
+    "Okafor",
+    "ben@example.com",
+    "2 Elm St",
+    "Springfield",
+    "01002",
+    "silver",
+    "2024-05-10",
+    "2025-11-20 09:00:00",
+)
+BEN_MOVED = (
+    2,
+    "Ben",
+    "Okafor",
+    "ben@example.com",
+    "99 Harbour Rd",
+    "Shelbyville",
+    "02099",
+    "silver",
+    "2024-05-10",
+    "2026-01-06 14:30:00",
+)
+CLEO = (
+    3,
+    "Cleo",
+    "Ng",
+    "cleo@example.com",
+    "3 Oak St",
+    "Springfield",
+    "01003",
+    "silver",
+    "2024-06-01",
+    "2025-10-01 08:00:00",
+)
+CLEO_GOLD = (
+    3,
+    "Cleo",
+    "Ng",
+    "cleo@example.com",
+    "3 Oak St",
+    "Springfield",
+    "01003",
+    "gold",
+    "2024-06-01",
+    "2026-01-07 09:15:00",
+)
+DAN = (
+    4,
+    "Dan",
+    "Berg",
+    "dan@example.com",
+    "4 Pine St",
+    "Springfield",
+    "01004",
+    "bronze",
+    "2024-07-01",
+    "2025-09-01 12:00:00",
+)
+EVE = (
+    5,
+    "Eve",
+    "Moss",
+    "eve@example.com",
+    "5 Birch St",
+    "Springfield",
+    "01005",
+    "bronze",
+    "2024-08-01",
+    "2025-08-01 12:00:00",
+)
+EVE_BACK = (
+    5,
+    "Eve",
+    "Moss",
+    "eve.moss@example.com",
+    "5 Birch St",
+    "Springfield",
+    "01005",
+    "bronze",
+    "2024-08-01",
+    "2026-01-08 11:00:00",
+)
+FINN = (
+    6,
+    "Finn",
+    "Ray",
+    "finn@example.com",
+    "6 Ash St",
+    "Springfield",
+    "01006",
+    "bronze",
+    "2026-01-07",
+    "2026-01-07 08:00:00",
+)
 
 CUSTOMER_EXTRACTS = {
     "2026-01-05": [ADA, BEN, CLEO, DAN, EVE],
@@ -100,7 +190,15 @@ ORDER_DELTAS = {
         (104, 3, 12, "2026-01-06 09:00:00", "placed", "4.00", "2026-01-06 09:00:00"),
     ],
     "2026-01-07": [
-        (105, 1, 10, "2026-01-05 18:00:00", "delivered", "2.00", "2026-01-05 18:00:00"),  # late, two days back
+        (
+            105,
+            1,
+            10,
+            "2026-01-05 18:00:00",
+            "delivered",
+            "2.00",
+            "2026-01-05 18:00:00",
+        ),  # late, two days back
         (104, 3, 12, "2026-01-06 09:00:00", "cancelled", "4.00", "2026-01-07 10:00:00"),  # re-sent update
         (106, 3, 11, "2026-01-07 12:00:00", "placed", "1.00", "2026-01-07 12:00:00"),  # after Cleo's upgrade
     ],
@@ -195,8 +293,17 @@ def run_dbt(project_dir: Path, args: list[str], env: dict[str, str]) -> None:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
+        # Explicit paths, so a developer's DBT_PROJECT_DIR / DBT_TARGET_PATH cannot redirect the test.
         result = dbtRunner().invoke(
-            [*args, "--project-dir", str(project_dir), "--profiles-dir", str(PROFILES_DIR)]
+            [
+                *args,
+                "--project-dir",
+                str(project_dir),
+                "--profiles-dir",
+                str(PROFILES_DIR),
+                "--target-path",
+                str(project_dir / "target"),
+            ]
         )
     finally:
         for key, value in saved.items():
@@ -382,7 +489,9 @@ def test_every_model_and_column_is_documented(warehouse: Path) -> None:
             ).fetchall()
             assert columns, f"{node['unique_id']} not found in the warehouse"
             missing += [
-                f"{node['unique_id']}.{c}" for (c,) in columns if not node["columns"].get(c, {}).get("description")
+                f"{node['unique_id']}.{c}"
+                for (c,) in columns
+                if not node["columns"].get(c, {}).get("description")
             ]
     finally:
         con.close()
