@@ -253,13 +253,15 @@ def test_sigkill_mid_load_keeps_previous_state_and_reload_recovers(seeded: Setti
     write_day(seeded, DAY2, {"orders": _many_lines(500)})
     env = {"GROCERY_SEEDS_DIR": str(seeded.seeds_dir)}
     args = ["day", "--date", DAY2.isoformat(), "--data-dir", str(seeded.data_dir)]
-    crashed = run_module(
-        "python_jobs.ingest", *args, "--chunk-rows", "50", "--crash-after-chunks", "4", env=env, check=False
-    )
-    assert crashed.returncode == -signal.SIGKILL
-    after_crash = _snapshot(seeded)
-    for name, frame in before.items():
-        pd.testing.assert_frame_equal(after_crash[name], frame, obj=name)
+    # Killed while staging chunks, and killed inside the open transaction after some sources were inserted.
+    for point in ("stage:4", "publish:orders"):
+        crashed = run_module(
+            "python_jobs.ingest", *args, "--chunk-rows", "50", "--crash-at", point, env=env, check=False
+        )
+        assert crashed.returncode == -signal.SIGKILL, point
+        after_crash = _snapshot(seeded)
+        for name, frame in before.items():
+            pd.testing.assert_frame_equal(after_crash[name], frame, obj=f"{name} after a crash at {point}")
     run_module("python_jobs.ingest", *args, "--chunk-rows", "50", env=env)
     assert table(seeded, "SELECT count(*) AS n FROM raw.orders WHERE _load_date = '2026-01-06'").n[0] == 500
 

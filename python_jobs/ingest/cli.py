@@ -24,8 +24,11 @@ Warehouse = Annotated[
     Path | None, typer.Option(help="DuckDB file (default: WAREHOUSE_PATH or data/warehouse.duckdb).")
 ]
 ChunkRows = Annotated[int, typer.Option(help="Rows per chunk: bounds memory whatever the file size.")]
-CrashAfter = Annotated[
-    int | None, typer.Option(hidden=True, help="Fault injection: SIGKILL self after N chunks (tests, labs).")
+CrashAt = Annotated[
+    str | None,
+    typer.Option(
+        hidden=True, help="Fault injection (tests, labs): SIGKILL self at 'stage:<n>' or 'publish:<source>'."
+    ),
 ]
 
 
@@ -41,7 +44,7 @@ def _settings(data_dir: Path | None, warehouse: Path | None) -> Settings:
 
 
 def run_load(
-    settings: Settings, when: date, chunk_rows: int = 100_000, crash_after: int | None = None
+    settings: Settings, when: date, chunk_rows: int = 100_000, crash_at: str | None = None
 ) -> DayLoad:
     """Load one day with a progress bar; turn the expected failures into one clear message and exit code 1."""
     files = sorted((settings.landing_dir / when.isoformat()).glob("*.csv"))
@@ -60,7 +63,7 @@ def run_load(
                 settings,
                 when,
                 chunk_rows=chunk_rows,
-                crash_after_chunks=crash_after,
+                crash_at=crash_at,
                 progress=lambda _source, size: bar.advance(task, size),
             )
     except (WarehouseLockedError, LandingFileError, ReconciliationError, EmptyExtractError) as exc:
@@ -92,14 +95,14 @@ def day(
     data_dir: DataDir = None,
     warehouse: Warehouse = None,
     chunk_rows: ChunkRows = 100_000,
-    crash_after_chunks: CrashAfter = None,
+    crash_at: CrashAt = None,
 ) -> None:
     """Load one simulated day (replacing it if it was loaded before)."""
     settings = _settings(data_dir, warehouse)
     if (n is None) == (on is None):
         raise typer.BadParameter("give a day number or --date, not both")
     when = date.fromisoformat(on) if on else settings.day_date(n or 1)
-    print_summary(run_load(settings, when, chunk_rows, crash_after_chunks))
+    print_summary(run_load(settings, when, chunk_rows, crash_at))
 
 
 @app.command()

@@ -14,7 +14,7 @@ class WarehouseLockedError(Exception):
     """Another process holds the warehouse file: DuckDB allows one writer at a time."""
 
 
-def connect(path: Path, *, read_only: bool = False, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+def connect(path: Path, *, read_only: bool = False, memory_limit: str = "256MB") -> duckdb.DuckDBPyConnection:
     """Connect with a bounded memory budget; a held lock becomes one clear message instead of a traceback."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
