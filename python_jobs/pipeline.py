@@ -203,7 +203,8 @@ def summary_tables(warehouse: Path, results: list[StepResult]) -> list[Table]:
         for col in ("source", "reason", "rows"):
             quarantine.add_column(col, justify="right" if col == "rows" else "left")
         for source, reason, count in con.execute(
-            "SELECT source, regexp_replace(reason, '[:(].*', '') AS reason, count(*) FROM ingest.quarantine "
+            "SELECT source, regexp_replace(reason, '(:| at byte| \\(| [0-9]{2,}).*$', '') AS reason, count(*) "
+            "FROM ingest.quarantine "
             "GROUP BY ALL ORDER BY 1, 2"
         ).fetchall():
             quarantine.add_row(source, reason.strip(), f"{count:,}")
