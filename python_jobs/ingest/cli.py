@@ -13,6 +13,7 @@ from rich.table import Table
 
 from python_jobs.config import Settings, load_settings
 from python_jobs.ingest.loader import DayLoad, EmptyExtractError, ReconciliationError, load_day
+from python_jobs.ingest.outputs import OutputSchemaError, load_output
 from python_jobs.ingest.reader import LandingFileError
 from python_jobs.ingest.warehouse import WarehouseLockedError
 
@@ -116,3 +117,32 @@ def days(
     settings = _settings(data_dir, warehouse)
     for n in range(1, count + 1):
         print_summary(run_load(settings, settings.day_date(n), chunk_rows))
+
+
+@app.command()
+def output(
+    table: Annotated[str, typer.Option(help="Target table raw.<TABLE> (lower_snake_case).")],
+    path: Annotated[
+        list[Path], typer.Argument(help="Output files of an engine job (globs expanded by the shell).")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", help="parquet, csv or json (newline-delimited).")
+    ] = "parquet",
+    on: Annotated[
+        str | None, typer.Option("--date", help="Replace this day's rows (default: the whole table).")
+    ] = None,
+    data_dir: DataDir = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """Load an engine job's output files into raw.<TABLE> (replacing that day, or the whole table)."""
+    settings = _settings(data_dir, warehouse)
+    files = [f for p in path for f in (sorted(p.rglob("*")) if p.is_dir() else [p]) if f.is_file()]
+    files = [f for f in files if not f.name.startswith((".", "_"))]  # skip _SUCCESS, .crc and friends
+    try:
+        result = load_output(
+            settings, table, files, fmt=fmt, load_date=date.fromisoformat(on) if on else None
+        )
+    except (WarehouseLockedError, OutputSchemaError, FileNotFoundError, ValueError) as exc:
+        err.print(f"[bold red]output load failed for raw.{table}:[/] {exc}")
+        raise typer.Exit(1) from None
+    Console().print(f"raw.{result.table}: {result.rows_loaded:,} rows from {result.files} file(s)")
