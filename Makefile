@@ -23,7 +23,12 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup java pipeline test test-fast lint fmt lab-scd2 docs bench-ingest clean
+STREAMING_PY := $(STREAMING_VENV)/bin/python
+SIZE ?= 100MB
+NAB_DIR ?= ../shared/data/nab
+
+.PHONY: help setup java pipeline test test-fast lint fmt lab-scd2 docs bench-ingest clean \
+	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -69,6 +74,27 @@ docs: pipeline ## dbt docs generate (offline) for the built warehouse
 
 bench-ingest: $(VENV)/.synced ## Ingest benchmark: rows/s and peak RSS at growing file sizes
 	$(PY) -m python_jobs.benchmarks.ingest
+
+# --- Module 3: SQLMesh twin, parity, environments -------------------------------------------------------------
+parity: $(VENV)/.synced ## Compare every shared mart between dbt and SQLMesh after DAYS days (both directions)
+	$(PY) -m python_jobs.parity --days $(DAYS) --scale $(SCALE)
+
+lab-sqlmesh-envs: $(VENV)/.synced ## SQLMesh virtual dev environments: breaking vs non-breaking change, zero-copy promote
+	$(PY) -m python_jobs.labs.sqlmesh_envs
+
+bench-transform: $(VENV)/.synced ## dbt vs SQLMesh build times at default and 10x scale (DuckDB and Postgres)
+	$(PY) -m python_jobs.benchmarks.transform
+
+# --- Module 1: batch (Spark, pandas, DuckDB, Polars) -----------------------------------------------------------
+lab-batch: setup ## Batch lab: every engine on the same orders at SIZE (100MB..10GB): time, memory, equality
+	$(PY) -m python_jobs.labs.batch --size $(SIZE)
+
+# --- Module 2: streaming (PyFlink, own environment) ------------------------------------------------------------
+lab-stream: setup ## Streaming lab: replay a day of cold-chain sensors through Flink; latency, late events, detector quality
+	$(STREAMING_PY) -m streaming.lab
+
+eval-nab: setup ## Run the streaming anomaly detector over series in NAB layout (NAB_DIR=...)
+	$(STREAMING_PY) -m streaming.nab --nab-dir $(NAB_DIR)
 
 clean: ## Remove generated data (data/) and build outputs
 	rm -rf data dbt_project/target dbt_project/logs
