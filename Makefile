@@ -54,6 +54,8 @@ pipeline: $(VENV)/.synced ## Simulate DAYS days at SCALE: generate â†’ ingest â†
 
 test: setup ## Run the whole test suite (real DuckDB, dbt, engines; no mocks)
 	$(PY) -m pytest
+	@# Tests of the streaming code's own Python run inside the streaming environment (PyFlink's stack).
+	if [ -d tests/streaming ]; then $(STREAMING_PY) -m pytest tests/streaming; fi
 
 test-fast: $(VENV)/.synced ## Tests without the slow ones
 	$(PY) -m pytest -m "not slow"

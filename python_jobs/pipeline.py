@@ -89,7 +89,12 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
         Step(
             "dbt build",
             dbt_command("build", "--vars", f"{{run_date: '{when.isoformat()}'}}"),
-            env={"WAREHOUSE_PATH": str(warehouse)},
+            # dbt's target/ and logs/ go under the data folder: two pipelines on two data folders never share them.
+            env={
+                "WAREHOUSE_PATH": str(warehouse),
+                "DBT_TARGET_PATH": str(settings.data_dir / "dbt" / "target"),
+                "DBT_LOG_PATH": str(settings.data_dir / "dbt" / "logs"),
+            },
             cwd=REPO_ROOT / "dbt_project",
         ),
     ]
