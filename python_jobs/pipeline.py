@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from python_jobs.checksums import table_checksums
 from python_jobs.config import REPO_ROOT, Settings, load_settings
 
 app = typer.Typer(help=__doc__, add_completion=False)
@@ -215,7 +216,12 @@ def summary_tables(warehouse: Path, results: list[StepResult]) -> list[Table]:
             quarantine.add_row(source, reason.strip(), f"{count:,}")
     finally:
         con.close()
-    return [steps, tables, quarantine]
+    checks = Table(title="mart checksums (equal across runs of the same DAYS, SCALE, SEED)")
+    for col in ("table", "rows", "md5"):
+        checks.add_column(col, justify="right" if col == "rows" else "left")
+    for name, (count, digest) in table_checksums(warehouse).items():
+        checks.add_row(name, f"{count:,}", digest)
+    return [steps, tables, quarantine, checks]
 
 
 @app.command()

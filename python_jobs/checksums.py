@@ -1,0 +1,29 @@
+"""Order-independent checksums of warehouse tables, to prove two runs built the same warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+
+def table_checksums(warehouse: Path, schemas: tuple[str, ...] = ("marts",)) -> dict[str, tuple[int, str]]:
+    """`schema.table` → (row count, md5 over the sorted text form of every row)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        names = con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            f"WHERE table_schema IN ({', '.join('?' for _ in schemas)}) ORDER BY 1",
+            list(schemas),
+        ).fetchall()
+        out = {}
+        for (name,) in names:
+            # Sorting the rows' text makes the checksum independent of physical row order.
+            count, digest = con.execute(
+                f"SELECT count(*), coalesce(md5(string_agg(CAST(t AS VARCHAR), chr(10) ORDER BY CAST(t AS VARCHAR))), '') "
+                f"FROM {name} AS t"
+            ).fetchone()
+            out[name] = (int(count), str(digest))
+        return out
+    finally:
+        con.close()
