@@ -75,10 +75,19 @@ def expected_versions(changes: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
+    # 9999-12-31 is beyond pandas' nanosecond range, so the database side arrives as Python datetimes (object
+    # dtype) while the oracle has Timestamps: compare both as ISO text.
+    out = frame.copy()
+    for col in ("valid_from", "valid_to"):
+        out[col] = out[col].map(lambda v: pd.Timestamp(v).isoformat())
+    return out
+
+
 def compare(expected: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
     """Versions present on one side only (`side` = expected_only / actual_only); empty when they agree."""
     key = ["customer_id", "valid_from", "valid_to"]
-    merged = expected[key].merge(actual[key], how="outer", on=key, indicator=True)
+    merged = _normalised(expected[key]).merge(_normalised(actual[key]), how="outer", on=key, indicator=True)
     diff = merged[merged["_merge"] != "both"].copy()
     diff["side"] = diff["_merge"].map({"left_only": "expected_only", "right_only": "actual_only"})
     return diff.drop(columns="_merge").sort_values(key).reset_index(drop=True)

@@ -1,0 +1,171 @@
+"""The whole spine end to end: `python -m python_jobs.pipeline` as a user runs it (via make pipeline).
+
+One module-scoped run of 3 simulated days feeds every test here; the determinism test runs it a second time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from python_jobs.checksums import table_checksums
+from python_jobs.config import REPO_ROOT, Settings, load_settings
+from python_jobs.labs.scd2_oracle import compare, expected_versions, read_customer_changes
+
+DAYS = 3
+
+
+def _pipeline(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "python_jobs.pipeline",
+            "--days",
+            str(DAYS),
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data = tmp_path_factory.mktemp("pipeline") / "data"
+    proc = _pipeline(data)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return load_settings({}).with_(data_dir=data, warehouse_path=data / "warehouse.duckdb")
+
+
+def _df(settings: Settings, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.sql(sql).df()
+    finally:
+        con.close()
+
+
+def test_pipeline_publishes_a_complete_warehouse(built: Settings) -> None:
+    counts = _df(built, "SELECT count(*) AS n, count(DISTINCT _load_date) AS days FROM raw.orders")
+    assert counts.days[0] == DAYS
+    marts = table_checksums(built.warehouse_path)
+    assert {"marts.dim_customers", "marts.dim_stores", "marts.fct_orders", "marts.fct_daily_sales"} <= set(
+        marts
+    )
+    assert all(rows > 0 for rows, _ in marts.values())
+    assert not (built.data_dir / "tmp").exists() or not any((built.data_dir / "tmp").glob("pipeline-build-*"))
+
+
+def test_rerun_is_identical_and_duplicates_nothing(built: Settings) -> None:
+    """Running again (from scratch, into the same folder) gives the same marts and the same raw row counts."""
+    before = table_checksums(built.warehouse_path, ("marts", "raw", "ingest", "snapshots"))
+    proc = _pipeline(built.data_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert table_checksums(built.warehouse_path, ("marts", "raw", "ingest", "snapshots")) == before
+
+
+def test_customer_history_matches_the_oracle(built: Settings) -> None:
+    changes = read_customer_changes(built.truth_dir, [built.day_date(d) for d in range(1, DAYS + 1)])
+    expected = expected_versions(changes)
+    actual = _df(built, "SELECT customer_id, valid_from, valid_to, closed_by_delete FROM marts.dim_customers")
+    assert compare(expected, actual).empty
+    # Deletes and returns really happened in these days, so the oracle tested them.
+    assert expected.closed_by_delete.any()
+    assert (expected.opened_by == "returned").any()
+    deleted_expected = set(expected.loc[expected.closed_by_delete, "customer_id"])
+    deleted_actual = set(actual.loc[actual.closed_by_delete, "customer_id"])
+    assert deleted_expected == deleted_actual
+    assert int(expected.closed_by_delete.sum()) == int(actual.closed_by_delete.sum())
+
+
+def test_incremental_fct_orders_equals_a_full_refresh(built: Settings, tmp_path: Path) -> None:
+    copy = tmp_path / "refresh" / built.warehouse_path.name  # same file name: same DuckDB catalog
+    copy.parent.mkdir()
+    shutil.copy(built.warehouse_path, copy)
+    env = {
+        **os.environ,
+        "WAREHOUSE_PATH": str(copy),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PROFILES_DIR": str(REPO_ROOT / "profiles"),
+    }
+    run_date = built.day_date(DAYS).isoformat()
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "run",
+            "--select",
+            "fct_orders",
+            "--full-refresh",
+            "--vars",
+            f"{{run_date: '{run_date}'}}",
+        ],
+        cwd=REPO_ROOT / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        con.execute(f"ATTACH '{built.warehouse_path}' AS built (READ_ONLY)")
+        for left, right in (
+            ("built.marts.fct_orders", "marts.fct_orders"),
+            ("marts.fct_orders", "built.marts.fct_orders"),
+        ):
+            diff = con.execute(f"SELECT count(*) FROM (FROM {left} EXCEPT ALL FROM {right})").fetchone()[0]
+            assert diff == 0, f"{left} has {diff} rows not in {right}"
+    finally:
+        con.close()
+
+
+def test_a_second_pipeline_is_refused_and_a_killed_one_changes_nothing(built: Settings) -> None:
+    before = table_checksums(built.warehouse_path)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "python_jobs.pipeline",
+            "--days",
+            str(DAYS),
+            "--data-dir",
+            str(built.data_dir),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        lock = built.data_dir / ".pipeline.lock"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and lock.read_text().strip() != str(first.pid):
+            time.sleep(0.1)
+        second = _pipeline(built.data_dir)
+        assert second.returncode == 2
+        assert f"another pipeline is already running on {built.data_dir} (PID {first.pid}" in " ".join(
+            second.stdout.split()
+        )
+    finally:
+        # Kill the whole first run mid-flight (its steps are child processes): the published warehouse must not move.
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert table_checksums(built.warehouse_path) == before
