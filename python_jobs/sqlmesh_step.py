@@ -1,0 +1,85 @@
+"""`python -m python_jobs.sqlmesh_step DAY`: the pipeline's SQLMesh step for one simulated day.
+
+It pins SQLMesh's execution time to the midnight after the day (the instant dbt's snapshot clock uses), so the
+SCD2 history is as deterministic as dbt's:
+- first day (no `prod` environment in the warehouse yet): `plan` with auto-apply, the twin of
+  `sqlmesh plan --auto-apply --no-prompts --execution-time T`;
+- later days: `run` with `ignore_cron`. `sqlmesh run` on the command line has no `--execution-time` option
+  (0.236), so the Python API is the only way to pin the clock of a run.
+
+A failed audit or model makes `run` report failure: the step then exits non-zero and the pipeline stops.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from python_jobs.config import REPO_ROOT
+
+if TYPE_CHECKING:
+    from sqlmesh import Context
+
+SQLMESH_PROJECT = REPO_ROOT / "sqlmesh_project"
+GATEWAY = "duckdb"
+
+app = typer.Typer(help=__doc__, add_completion=False)
+
+
+def execution_time_for(day: date) -> datetime:
+    """The files of day D describe the end of day D, so day D is processed at D+1 00:00."""
+    return datetime.combine(day + timedelta(days=1), time())
+
+
+def open_context(warehouse: Path, project: Path = SQLMESH_PROJECT, gateway: str = GATEWAY) -> Context:
+    """A SQLMesh Context on `warehouse` (SQLMesh reads the path from WAREHOUSE_PATH in config.yaml)."""
+    # Set before importing: SQLMesh reads its analytics switch when it is imported.
+    os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "true")
+    os.environ["WAREHOUSE_PATH"] = str(warehouse)
+    from sqlmesh import Context
+
+    return Context(paths=[project], gateway=gateway)
+
+
+def has_prod(context: Context) -> bool:
+    return context.state_reader.get_environment("prod") is not None
+
+
+def process_day(day: date, warehouse: Path, project: Path = SQLMESH_PROJECT) -> str:
+    """Build day `day`; returns "plan" or "run" (what was done). Raises on any failure."""
+    context = open_context(warehouse, project)
+    when = execution_time_for(day)
+    try:
+        if not has_prod(context):
+            # Unit tests run in `sqlmesh test` (make test); the pipeline only builds.
+            context.plan(auto_apply=True, no_prompts=True, execution_time=when, skip_tests=True)
+            return "plan"
+        status = context.run(execution_time=when, ignore_cron=True)
+        if status.is_failure:
+            raise RuntimeError(f"sqlmesh run for {day} failed (see the log above)")
+        return "run"
+    finally:
+        context.close()
+
+
+@app.command()
+def main(
+    day: Annotated[str, typer.Argument(help="Simulated day to process, YYYY-MM-DD.")],
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(help="DuckDB warehouse (default: $WAREHOUSE_PATH, else data/warehouse.duckdb)."),
+    ] = None,
+    project: Annotated[Path, typer.Option(help="SQLMesh project folder.")] = SQLMESH_PROJECT,
+) -> None:
+    """Plan (first day) or run (later days) the SQLMesh project with the execution time pinned to DAY + 1."""
+    target = warehouse or Path(os.environ.get("WAREHOUSE_PATH", REPO_ROOT / "data" / "warehouse.duckdb"))
+    done = process_day(date.fromisoformat(day), target.resolve(), project.resolve())
+    typer.echo(f"sqlmesh {done} for {day} at execution time {execution_time_for(date.fromisoformat(day))}")
+
+
+if __name__ == "__main__":
+    app()
