@@ -98,6 +98,13 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
             },
             cwd=REPO_ROOT / "dbt_project",
         ),
+        # The SQLMesh twin over the same raw tables, execution time pinned to the midnight after the day
+        # (plan on the first day, run afterwards): see python_jobs/sqlmesh_step.py.
+        Step(
+            "sqlmesh",
+            [py, "-m", "python_jobs.sqlmesh_step", when.isoformat(), "--warehouse", str(warehouse)],
+            env={"SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "true"},
+        ),
     ]
 
 
