@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from python_jobs.config import REPO_ROOT, Settings, load_settings
-from python_jobs.labs.scd2_oracle import HIGH_DATE, compare, expected_versions, read_customer_changes
+from python_jobs.labs.scd2_oracle import compare, expected_versions, read_customer_changes
 
 app = typer.Typer(help=__doc__, add_completion=False)
 console = Console()
@@ -70,38 +70,39 @@ def load_dimension(warehouse: Path) -> pd.DataFrame:
 def plot_timeline(
     stories: dict[str, int], dim: pd.DataFrame, changes: pd.DataFrame, start, end, out: Path
 ) -> None:
-    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.9 * len(stories)))
+    fig, ax = plt.subplots(figsize=(12, 1.4 + 0.9 * len(stories)))
+    first = pd.Timestamp(start)
     horizon = pd.Timestamp(end) + pd.Timedelta(days=1)
     for row, customer_id in enumerate(stories.values()):
         versions = dim[dim.customer_id == customer_id]
         for k, v in enumerate(versions.itertuples()):
-            stop = horizon if v.valid_to == HIGH_DATE else v.valid_to
+            stop = horizon if pd.Timestamp(v.valid_to) >= horizon else pd.Timestamp(v.valid_to)
+            begin = max(pd.Timestamp(v.valid_from), first)  # versions opened before day 1 start at the edge
             ax.barh(
-                row,
-                stop - v.valid_from,
-                left=v.valid_from,
-                height=0.5,
-                color=f"C{k % 10}",
-                alpha=0.75,
-                edgecolor="black",
+                row, stop - begin, left=begin, height=0.5, color=f"C{k % 10}", alpha=0.75, edgecolor="black"
             )
-            label = f"v{k + 1} {v.loyalty_tier}, {v.city}"
-            ax.text(
-                v.valid_from + (stop - v.valid_from) / 2, row, label, ha="center", va="center", fontsize=7
-            )
+            label = f"v{k + 1} {v.loyalty_tier}, {v.city}" + (" (current)" if v.is_current else "")
+            ax.text(begin + (stop - begin) / 2, row, label, ha="center", va="center", fontsize=7)
         log = changes[changes.customer_id == customer_id].drop_duplicates(["day", "change_kind"])
         for ev in log.itertuples():
             if ev.change_kind == "deleted":
                 ax.plot(pd.Timestamp(ev.day) + pd.Timedelta(days=1), row + 0.38, "kx", markersize=9)
-            else:
+                ax.text(
+                    pd.Timestamp(ev.day) + pd.Timedelta(days=1),
+                    row + 0.55,
+                    "deleted",
+                    fontsize=6,
+                    ha="center",
+                )
+            elif ev.updated_at >= first:
                 ax.plot(ev.updated_at, row + 0.38, "v", color="crimson", markersize=7)
                 ax.text(ev.updated_at, row + 0.55, ev.change_kind, fontsize=6, ha="center")
-    ax.set_yticks(range(len(stories)), [f"#{c}: {s}" for s, c in stories.items()], fontsize=8)
-    ax.set_xlim(pd.Timestamp(start), horizon)
+    ax.set_yticks(range(len(stories)), [f"#{c}\n{s}" for s, c in stories.items()], fontsize=8)
+    ax.set_xlim(first, horizon)
     ax.set_ylim(-0.6, len(stories) - 0.2)
     ax.set_title(
-        "SCD2 versions (bars) vs the generator's change log (▼ change at updated_at, ✕ delete seen at "
-        "the nightly snapshot)",
+        "SCD2 versions in marts.dim_customers (bars) vs the generator's change log "
+        "(▼ change at its updated_at; ✕ delete, seen at the nightly snapshot)",
         fontsize=9,
     )
     ax.invert_yaxis()
@@ -147,22 +148,16 @@ def write_report(settings: Settings, days: int) -> Path:
             f"## Customer {customer_id}: {story}\n\nGenerator change log:\n\n{_markdown(log)}\n\n"
             f"SCD2 rows in `marts.dim_customers`:\n\n{_markdown(versions)}\n"
         )
-        table = Table(title=f"customer {customer_id}: {story}", show_lines=False)
-        for col in ["", *SHOWN_COLUMNS[:4], "tier", "city"]:
+        table = Table(title=f"customer {customer_id}: {story}")
+        for col in ("from", "when", "what", "detail"):
             table.add_column(col)
         for ev in log.itertuples():
+            detail = f"{ev.field}: {ev.old_value} → {ev.new_value}" if ev.field else ""
+            table.add_row("change log", str(ev.updated_at), ev.change_kind, detail)
+        for k, v in enumerate(versions.itertuples(), start=1):
+            state = "current" if v.is_current else "closed by delete" if v.closed_by_delete else "superseded"
             table.add_row(
-                "log", str(ev.updated_at), ev.change_kind, ev.field, f"{ev.old_value}→{ev.new_value}", "", ""
-            )
-        for v in versions.itertuples():
-            table.add_row(
-                "scd2",
-                str(v.valid_from),
-                str(v.valid_to),
-                str(v.is_current),
-                str(v.closed_by_delete),
-                v.loyalty_tier,
-                v.city,
+                f"SCD2 v{k}", f"{v.valid_from} → {v.valid_to}", state, f"{v.loyalty_tier}, {v.city}"
             )
         console.print(table)
     if not diff.empty:
