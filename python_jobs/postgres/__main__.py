@@ -1,0 +1,3 @@
+from python_jobs.postgres.cli import app
+
+app()
