@@ -71,8 +71,9 @@ fmt: $(VENV)/.synced ## Format the Python code
 lab-scd2: $(VENV)/.synced ## SCD2 lab: change log beside SCD2 history (table + PNG under data/reports/scd2)
 	$(PY) -m python_jobs.labs.scd2 --days $(or $(LAB_DAYS),5) --scale $(SCALE)
 
-docs: pipeline ## dbt docs generate (offline) for the built warehouse
-	cd dbt_project && $(CURDIR)/$(VENV)/bin/dbt docs generate
+docs: $(VENV)/.synced ## dbt docs generate (offline) for data/warehouse.duckdb (run make pipeline first for row counts)
+	cd dbt_project && $(CURDIR)/$(VENV)/bin/dbt docs generate --target-path $(CURDIR)/data/dbt/docs
+	@echo "open data/dbt/docs/index.html, or: cd dbt_project && dbt docs serve --target-path ../data/dbt/docs"
 
 bench-ingest: $(VENV)/.synced ## Ingest benchmark: rows/s and peak RSS at growing file sizes
 	$(PY) -m python_jobs.benchmarks.ingest
