@@ -49,9 +49,9 @@ def has_prod(context: Context) -> bool:
     return context.state_reader.get_environment("prod") is not None
 
 
-def process_day(day: date, warehouse: Path, project: Path = SQLMESH_PROJECT) -> str:
+def process_day(day: date, warehouse: Path, project: Path = SQLMESH_PROJECT, gateway: str = GATEWAY) -> str:
     """Build day `day`; returns "plan" or "run" (what was done). Raises on any failure."""
-    context = open_context(warehouse, project)
+    context = open_context(warehouse, project, gateway)
     when = execution_time_for(day)
     try:
         if not has_prod(context):
@@ -74,10 +74,13 @@ def main(
         typer.Option(help="DuckDB warehouse (default: $WAREHOUSE_PATH, else data/warehouse.duckdb)."),
     ] = None,
     project: Annotated[Path, typer.Option(help="SQLMesh project folder.")] = SQLMESH_PROJECT,
+    gateway: Annotated[
+        str, typer.Option(help="Gateway of config.yaml: duckdb, or postgres (reads PGHOST, PGPORT, ...).")
+    ] = GATEWAY,
 ) -> None:
     """Plan (first day) or run (later days) the SQLMesh project with the execution time pinned to DAY + 1."""
     target = warehouse or Path(os.environ.get("WAREHOUSE_PATH", REPO_ROOT / "data" / "warehouse.duckdb"))
-    done = process_day(date.fromisoformat(day), target.resolve(), project.resolve())
+    done = process_day(date.fromisoformat(day), target.resolve(), project.resolve(), gateway)
     typer.echo(f"sqlmesh {done} for {day} at execution time {execution_time_for(date.fromisoformat(day))}")
 
 
