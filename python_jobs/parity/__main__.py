@@ -1,0 +1,3 @@
+from python_jobs.parity.cli import app
+
+app()
