@@ -1,0 +1,87 @@
+"""`python -m python_jobs.batch`: the batch module's jobs (see docs/batch.md)."""
+
+from __future__ import annotations
+
+import resource
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from python_jobs.config import Settings, load_settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option(help="Data folder with landing/ (default: GROCERY_DATA_DIR or ./data).")
+]
+
+
+def _settings(data_dir: Path | None, warehouse: Path | None = None) -> Settings:
+    settings = load_settings()
+    if data_dir is not None:
+        data_dir = data_dir.resolve()
+        settings = settings.with_(data_dir=data_dir, warehouse_path=data_dir / "warehouse.duckdb")
+    if warehouse is not None:
+        settings = settings.with_(warehouse_path=warehouse.resolve())
+    return settings
+
+
+@app.callback()
+def main() -> None:
+    """Batch jobs of module 1: Spark (DataFrame, SQL, RDD), pandas, DuckDB and Polars on the orders data."""
+
+
+@app.command()
+def engine(
+    name: Annotated[
+        str,
+        typer.Argument(help="spark-df, spark-sql, spark-rdd, pandas, pandas-chunked, duckdb, polars, modin"),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the three output tables.")],
+    data_dir: DataDir = None,
+    through: Annotated[str | None, typer.Option(help="Last landing day to read (default: all).")] = None,
+    max_memory_gib: Annotated[
+        float | None,
+        typer.Option(
+            help="Address-space cap for this process (pandas engines), so running out of memory is a clean MemoryError."
+        ),
+    ] = None,
+) -> None:
+    """Run one engine over every landing day (clean data) and write its outputs: the lab's unit of work."""
+    from python_jobs.batch.engines import print_result, run_engine
+
+    settings = _settings(data_dir)
+    if max_memory_gib is not None:
+        cap = int(max_memory_gib * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    spark = None
+    if name.startswith("spark-"):
+        from python_jobs.batch.spark_config import load_spark_settings
+        from python_jobs.batch.spark_session import build_session
+
+        spark = build_session(
+            load_spark_settings(settings.data_dir), f"batch-{name}", local_dir=out.resolve() / "_spark-local"
+        )
+    try:
+        result = run_engine(
+            name,
+            settings.landing_dir,
+            settings.seeds_dir,
+            out.resolve(),
+            through=date.fromisoformat(through) if through else None,
+            spark=spark,
+        )
+        if spark is not None:
+            result["spark_app_id"] = spark.sparkContext.applicationId
+    except MemoryError:
+        console.print(f"[red]{name}: out of memory[/]")
+        print_result({"error": "out of memory"})
+        raise typer.Exit(3) from None
+    finally:
+        if spark is not None:
+            spark.stop()
+    print_result(result)

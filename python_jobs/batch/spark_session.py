@@ -1,0 +1,41 @@
+"""One place that builds the SparkSession, so every job, test and lab run uses the same settings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from python_jobs.batch.spark_config import SparkSettings
+from python_jobs.java import find_java_home
+
+
+def build_session(settings: SparkSettings, app_name: str, *, local_dir: Path | None = None) -> SparkSession:
+    os.environ.setdefault("JAVA_HOME", str(find_java_home()))
+    # Executors (also on a standalone worker) must run the same Python as the driver.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(settings.master)
+        .appName(app_name)
+        .config("spark.driver.memory", settings.driver_memory)
+        .config("spark.executor.memory", settings.executor_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        # Re-running a day overwrites only the partitions the run writes, never the whole table.
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.sql.session.timeZone", "UTC")  # timestamps are naive local times: never shift them
+        .config("spark.ui.enabled", "false")  # no web UI port per run; the history server reads the event log
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.adaptive.enabled", "true")
+    )
+    if local_dir is not None:
+        builder = builder.config("spark.local.dir", str(local_dir))
+    if settings.event_log_dir is not None:
+        settings.event_log_dir.mkdir(parents=True, exist_ok=True)
+        builder = builder.config("spark.eventLog.enabled", "true").config(
+            "spark.eventLog.dir", settings.event_log_dir.as_uri()
+        )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
