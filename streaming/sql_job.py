@@ -1,0 +1,349 @@
+"""The SQL path: one Flink job (a statement set sharing one source) for windows, CEP, the join, the view and DLQ.
+
+    raw lines ─┬─ bad → dead_letters (raw payload + reason)
+               └─ good → dedup (event_id) → temporal join (sensor → store, as of event time) → calibrate (UDF)
+                     ├─ TUMBLE 1 min ─┬─ rolling z-score (pandas UDAF, over the last 30 windows) ─┐
+                     │                └─ MATCH_RECOGNIZE: compressor failure (sustained rise)     │
+                     ├─ HOP 5 min / 1 min ────────────────────────────────────────────────────────┼→ windows
+                     ├─ SESSION (door open, 30 s gap) ─────────────────────────────────────────────┘
+                     ├─ MATCH_RECOGNIZE: door left open, flatline, silent gap → anomalies
+                     ├─ latest state per sensor (upsert changelog, debezium-json) → sensor_state
+                     └─ 1 in 20 events → latency probe (file published → row computed)
+
+Window TVFs and MATCH_RECOGNIZE drop rows behind the watermark *silently*; the DataStream job
+(`streaming.datastream_job`) is where late events are routed to a side output and counted (docs/streaming.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyflink.table import DataTypes, TableEnvironment
+from pyflink.table.udf import udaf, udf
+
+from streaming.flink_env import FlinkOptions, table_env
+
+WATERMARK_BOUND_S = 30
+SILENT_MINUTES = 10
+
+
+@dataclass
+class SqlJobConfig:
+    events: Path
+    dim: Path
+    calibration: Path
+    out: Path
+    live: bool = False
+    monitor_interval: str = "500 ms"
+    scalar_udf: bool = True
+    pandas_udf: bool = True
+    parts: tuple[str, ...] = ("windows", "anomalies", "dead_letters", "state", "latency")
+    options: FlinkOptions = field(default_factory=FlinkOptions)
+
+
+def make_calibrate(offsets: dict[str, float]):
+    """Scalar Python UDF: subtract the device's known bias (the offsets ride along in the pickled closure)."""
+
+    @udf(result_type=DataTypes.DOUBLE())
+    def calibrate(device_id: str, reading: float) -> float:
+        return round(reading - offsets.get(device_id, 0.0), 2)
+
+    return calibrate
+
+
+@udaf(result_type=DataTypes.DOUBLE(), func_type="pandas")
+def rolling_zscore(values):  # a pandas.Series: the window's rows, oldest first
+    """z-score of the newest value against the ones before it in the OVER window (vectorized, pandas)."""
+    if len(values) < 5:
+        return 0.0
+    history = values.iloc[:-1]
+    std = float(history.std(ddof=0))
+    # A perfectly flat history has no spread: report 0 rather than infinity; flatlines are a CEP rule.
+    return 0.0 if std < 1e-9 else float((values.iloc[-1] - history.mean()) / std)
+
+
+def _sources(t_env: TableEnvironment, cfg: SqlJobConfig) -> None:
+    monitor = f"'source.monitor-interval' = '{cfg.monitor_interval}'," if cfg.live else ""
+    n_fields = "CHAR_LENGTH(line) - CHAR_LENGTH(REPLACE(line, ',', ''))"
+    t_env.execute_sql(f"""
+        CREATE TABLE raw_lines (
+            line STRING,
+            file_name STRING NOT NULL METADATA FROM 'file.name' VIRTUAL,
+            file_mtime TIMESTAMP_LTZ(3) NOT NULL METADATA FROM 'file.modification-time' VIRTUAL,
+            -- A row time may not be NULL: unparseable timestamps become 1970 (far behind any watermark);
+            -- those rows only ever go to the dead-letter output.
+            event_time AS COALESCE(TO_TIMESTAMP(SPLIT_INDEX(line, ',', 3)), TIMESTAMP '1970-01-01 00:00:00'),
+            proc_time AS PROCTIME(),
+            WATERMARK FOR event_time AS event_time - INTERVAL '{WATERMARK_BOUND_S}' SECOND
+        ) WITH ('connector' = 'filesystem', {monitor} 'path' = '{cfg.events.resolve().as_uri()}',
+                'format' = 'raw')
+    """)
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW parsed AS
+        SELECT line, file_name, CAST(file_mtime AS TIMESTAMP(3)) AS published_at, event_time, proc_time,
+            TRY_CAST(SPLIT_INDEX(line, ',', 0) AS BIGINT) AS event_id,
+            SPLIT_INDEX(line, ',', 1) AS sensor_id,
+            SPLIT_INDEX(line, ',', 2) AS device_id,
+            TRY_CAST(SPLIT_INDEX(line, ',', 4) AS DOUBLE) AS temperature,
+            TRY_CAST(SPLIT_INDEX(line, ',', 5) AS INT) AS door_open,
+            TRY_CAST(SPLIT_INDEX(line, ',', 6) AS DOUBLE) AS battery,
+            CASE
+                WHEN {n_fields} <> 6 THEN 'wrong_field_count'
+                WHEN TRY_CAST(SPLIT_INDEX(line, ',', 0) AS BIGINT) IS NULL THEN 'bad_event_id'
+                WHEN TO_TIMESTAMP(SPLIT_INDEX(line, ',', 3)) IS NULL THEN 'bad_timestamp'
+                WHEN TRY_CAST(SPLIT_INDEX(line, ',', 4) AS DOUBLE) IS NULL THEN 'bad_temperature'
+                WHEN TRY_CAST(SPLIT_INDEX(line, ',', 5) AS INT) NOT IN (0, 1)
+                  OR TRY_CAST(SPLIT_INDEX(line, ',', 5) AS INT) IS NULL THEN 'bad_door_state'
+                WHEN TRY_CAST(SPLIT_INDEX(line, ',', 6) AS DOUBLE) IS NULL THEN 'bad_battery'
+            END AS reason
+        FROM raw_lines
+    """)
+    t_env.execute_sql(f"""
+        CREATE TABLE sensor_dim_log (
+            sensor_id STRING, store_id INT, kind STRING, valid_from TIMESTAMP(3),
+            WATERMARK FOR valid_from AS valid_from
+        ) WITH ('connector' = 'filesystem', 'path' = '{cfg.dim.resolve().as_uri()}', 'format' = 'csv')
+    """)
+    # A versioned view: dedup on the row time keeps the latest version per key, so the planner can infer
+    # the primary key the event-time temporal join needs from an append-only change log.
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW sensor_dim AS
+        SELECT sensor_id, store_id, kind, valid_from FROM (
+            SELECT *, ROW_NUMBER() OVER (PARTITION BY sensor_id ORDER BY valid_from DESC) AS rn
+            FROM sensor_dim_log) WHERE rn = 1
+    """)
+
+
+def _events(t_env: TableEnvironment, cfg: SqlJobConfig) -> None:
+    # Dedup keeps the first copy by processing time: that is append-only (keeping the first by event time
+    # would emit retractions), and the event time column stays a time attribute for the windows below.
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW good AS
+        SELECT event_id, sensor_id, device_id, event_time, temperature, door_open, battery, published_at FROM (
+            SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS rn
+            FROM parsed WHERE reason IS NULL) WHERE rn = 1
+    """)
+    temp = "calibrate(e.device_id, e.temperature)" if cfg.scalar_udf else "e.temperature"
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW enriched AS
+        SELECT e.event_id, e.sensor_id, e.device_id, d.store_id, d.kind, e.event_time, e.temperature,
+               {temp} AS temp_c, e.door_open, e.battery, e.published_at
+        FROM good AS e
+        JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time AS d ON e.sensor_id = d.sensor_id
+    """)
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW tumble_1m AS
+        SELECT sensor_id, store_id, window_start, window_end, window_time, COUNT(*) AS events,
+               AVG(temp_c) AS temp_mean, MIN(temp_c) AS temp_min, MAX(temp_c) AS temp_max,
+               SUM(door_open) AS door_open_events, MAX(published_at) AS published_at
+        FROM TABLE(TUMBLE(TABLE enriched, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+        GROUP BY sensor_id, store_id, window_start, window_end, window_time
+    """)
+    t_env.execute_sql("CREATE TEMPORARY VIEW door_events AS SELECT * FROM enriched WHERE door_open = 1")
+
+
+def _windows_sql(cfg: SqlJobConfig) -> str:
+    zscore = (
+        "rolling_zscore(temp_mean) OVER (PARTITION BY sensor_id ORDER BY window_time "
+        "ROWS BETWEEN 30 PRECEDING AND CURRENT ROW)"
+        if cfg.pandas_udf
+        else "CAST(NULL AS DOUBLE)"
+    )
+    return f"""
+        SELECT sensor_id, store_id, 'tumble_1m' AS window_kind, window_start, window_end, events,
+               temp_mean, temp_min, temp_max, door_open_events, {zscore} AS temp_zscore
+        FROM tumble_1m
+        UNION ALL
+        SELECT sensor_id, store_id, 'hop_5m_1m', window_start, window_end, COUNT(*), AVG(temp_c),
+               MIN(temp_c), MAX(temp_c), SUM(door_open), CAST(NULL AS DOUBLE)
+        FROM TABLE(HOP(TABLE enriched, DESCRIPTOR(event_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
+        GROUP BY sensor_id, store_id, window_start, window_end
+        UNION ALL
+        -- A session window groups by its partition keys only; the store comes along as an aggregate.
+        SELECT sensor_id, MAX(store_id), 'door_session', window_start, window_end, COUNT(*), AVG(temp_c),
+               MIN(temp_c), MAX(temp_c), SUM(door_open), CAST(NULL AS DOUBLE)
+        FROM TABLE(SESSION(TABLE door_events PARTITION BY sensor_id,
+                           DESCRIPTOR(event_time), INTERVAL '30' SECOND))
+        GROUP BY sensor_id, window_start, window_end
+    """
+
+
+def _anomalies_sql() -> str:
+    """CEP rules, one per injected anomaly kind; each row: when it started and when it could be detected."""
+    emitted = "CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3))"
+    # MEASURES keep the row-time attribute on some branches; UNION ALL needs plain timestamps: cast all.
+    return f"""
+        SELECT sensor_id, store_id, 'door_open' AS kind, CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), score, published_at,
+               {emitted} AS emitted_at
+        FROM enriched MATCH_RECOGNIZE (
+            PARTITION BY sensor_id ORDER BY event_time
+            MEASURES FIRST(S.event_time) AS start_time, LAST(E.event_time) AS detected_at,
+                     LAST(E.store_id) AS store_id, LAST(E.temp_c) - FIRST(S.temp_c) AS score,
+                     LAST(E.published_at) AS published_at
+            ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
+            -- Door open, still open 10 minutes later (no close in between: O/E require door_open = 1)
+            -- and warmer than when it opened.
+            PATTERN (S O*? E) WITHIN INTERVAL '30' MINUTE
+            DEFINE S AS S.door_open = 1,
+                   O AS O.door_open = 1,
+                   E AS E.door_open = 1 AND E.event_time >= S.event_time + INTERVAL '10' MINUTE
+                        AND E.temp_c > S.temp_c + 1.0)
+        UNION ALL
+        SELECT sensor_id, store_id, 'flatline', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), 0.0, published_at, {emitted}
+        FROM enriched MATCH_RECOGNIZE (
+            PARTITION BY sensor_id ORDER BY event_time
+            MEASURES A.event_time AS start_time, LAST(F.event_time) AS detected_at,
+                     LAST(F.store_id) AS store_id, LAST(F.published_at) AS published_at
+            ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
+            -- 30 identical readings in a row: a real thermal mass with sensor noise never repeats exactly.
+            PATTERN (A F{{29}}) WITHIN INTERVAL '15' MINUTE
+            DEFINE F AS F.temperature = A.temperature)
+        UNION ALL
+        SELECT sensor_id, store_id, 'silent', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), gap_minutes, published_at, {emitted}
+        FROM enriched MATCH_RECOGNIZE (
+            PARTITION BY sensor_id ORDER BY event_time
+            MEASURES A.event_time AS start_time, B.event_time AS detected_at, B.store_id AS store_id,
+                     CAST(TIMESTAMPDIFF(SECOND, A.event_time, B.event_time) AS DOUBLE) / 60 AS gap_minutes,
+                     B.published_at AS published_at
+            ONE ROW PER MATCH AFTER MATCH SKIP TO LAST B
+            -- SQL sees silence only when the sensor speaks again; the DataStream job's timers raise it live.
+            PATTERN (A B)
+            DEFINE B AS B.event_time > A.event_time + INTERVAL '{SILENT_MINUTES}' MINUTE)
+        UNION ALL
+        SELECT sensor_id, store_id, 'compressor_failure', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), score, published_at,
+               {emitted}
+        FROM tumble_1m MATCH_RECOGNIZE (
+            PARTITION BY sensor_id ORDER BY window_time
+            MEASURES B.window_start AS start_time, LAST(E.window_end) AS detected_at,
+                     LAST(E.store_id) AS store_id, LAST(E.temp_mean) - B.temp_mean AS score,
+                     LAST(E.published_at) AS published_at
+            ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
+            -- Ten minutes of one-minute means that never fall back, door shut, ending 2.5 °C above the
+            -- start: a defrost bump (1.2 °C, back down within 15 min) or a door opening does not qualify.
+            PATTERN (B R{{8}} E) WITHIN INTERVAL '12' MINUTE
+            DEFINE R AS R.door_open_events = 0
+                        AND R.temp_mean > COALESCE(LAST(R.temp_mean, 1), B.temp_mean) - 0.1,
+                   E AS E.door_open_events = 0 AND E.temp_mean > LAST(R.temp_mean) - 0.1
+                        AND E.temp_mean > B.temp_mean + 2.5)
+    """
+
+
+def _sinks(t_env: TableEnvironment, out: Path) -> None:
+    def fs(name: str, columns: str, fmt: str) -> None:
+        t_env.execute_sql(f"""
+            CREATE TABLE {name}_sink ({columns}) WITH (
+                'connector' = 'filesystem', 'path' = '{(out / name).resolve().as_uri()}', 'format' = '{fmt}',
+                'sink.rolling-policy.file-size' = '64MB', 'sink.rolling-policy.rollover-interval' = '10 min')
+        """)
+
+    fs(
+        "windows",
+        "sensor_id STRING, store_id INT, window_kind STRING, window_start TIMESTAMP(3), "
+        "window_end TIMESTAMP(3), events BIGINT, temp_mean DOUBLE, temp_min DOUBLE, temp_max DOUBLE, "
+        "door_open_events INT, temp_zscore DOUBLE",
+        "json",
+    )
+    fs(
+        "anomalies",
+        "sensor_id STRING, store_id INT, kind STRING, start_time TIMESTAMP(3), detected_at TIMESTAMP(3), "
+        "score DOUBLE, published_at TIMESTAMP(3), emitted_at TIMESTAMP(3)",
+        "json",
+    )
+    fs("dead_letters", "raw_payload STRING, reason STRING, source_file STRING", "json")
+    # An upsert changelog in files: debezium-json carries each change's before/after, so the latest state
+    # per sensor can be rebuilt by replaying it (files cannot be updated in place).
+    fs(
+        "sensor_state",
+        "sensor_id STRING, store_id INT, last_event_time TIMESTAMP(3), temp_c DOUBLE, door_open INT, "
+        "events BIGINT, PRIMARY KEY (sensor_id) NOT ENFORCED",
+        "debezium-json",
+    )
+    fs("latency", "event_id BIGINT, published_at TIMESTAMP(3), processed_at TIMESTAMP(3)", "csv")
+
+
+def build(cfg: SqlJobConfig) -> TableEnvironment:
+    t_env = table_env(cfg.options)
+    if cfg.scalar_udf:
+        offsets = json.loads(cfg.calibration.read_text())
+        t_env.create_temporary_function("calibrate", make_calibrate(offsets))
+    if cfg.pandas_udf:
+        t_env.create_temporary_function("rolling_zscore", rolling_zscore)
+    _sources(t_env, cfg)
+    _events(t_env, cfg)
+    _sinks(t_env, cfg.out)
+    return t_env
+
+
+def run(cfg: SqlJobConfig) -> dict:
+    t_env = build(cfg)
+    statements = t_env.create_statement_set()
+    if "windows" in cfg.parts:
+        statements.add_insert_sql(f"INSERT INTO windows_sink {_windows_sql(cfg)}")
+    if "anomalies" in cfg.parts:
+        statements.add_insert_sql(f"INSERT INTO anomalies_sink {_anomalies_sql()}")
+    if "dead_letters" in cfg.parts:
+        statements.add_insert_sql(
+            "INSERT INTO dead_letters_sink SELECT line, reason, file_name FROM parsed WHERE reason IS NOT NULL"
+        )
+    if "state" in cfg.parts:
+        # The materialized view: one row per sensor, updated on every event (+U/-U in the changelog).
+        statements.add_insert_sql("""
+            INSERT INTO sensor_state_sink
+            SELECT sensor_id, LAST_VALUE(store_id), MAX(event_time), LAST_VALUE(temp_c),
+                   LAST_VALUE(door_open), COUNT(*)
+            FROM enriched GROUP BY sensor_id
+        """)
+    if "latency" in cfg.parts:
+        statements.add_insert_sql("""
+            INSERT INTO latency_sink
+            SELECT event_id, published_at, CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3)) FROM enriched
+            WHERE MOD(event_id, 20) = 0
+        """)
+    started = time.perf_counter()
+    result = statements.execute()
+    job_id = str(result.get_job_client().get_job_id()) if result.get_job_client() else None
+    if not cfg.live:
+        result.wait()
+    return {"job_id": job_id, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
+    parser = argparse.ArgumentParser(prog="streaming.sql_job", description=__doc__.split("\n")[0])
+    parser.add_argument("--input", type=Path, required=True, help="generator output folder (events/, dim/)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (one subfolder per table)")
+    parser.add_argument("--live", action="store_true", help="monitor the events folder (unbounded)")
+    parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument("--checkpoint-dir", type=Path, help="default: <out>/_checkpoints")
+    parser.add_argument("--no-scalar-udf", action="store_true", help="skip the calibration UDF (benchmark)")
+    parser.add_argument(
+        "--no-pandas-udf", action="store_true", help="skip the z-score pandas UDAF (benchmark)"
+    )
+    parser.add_argument("--parts", default="windows,anomalies,dead_letters,state,latency")
+    args = parser.parse_args(argv)
+    return SqlJobConfig(
+        events=args.input / "events",
+        dim=args.input / "dim",
+        calibration=args.input / "calibration.json",
+        out=args.out,
+        live=args.live,
+        scalar_udf=not args.no_scalar_udf,
+        pandas_udf=not args.no_pandas_udf,
+        parts=tuple(p for p in args.parts.split(",") if p),
+        options=FlinkOptions(
+            parallelism=args.parallelism, checkpoint_dir=args.checkpoint_dir or args.out / "_checkpoints"
+        ),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    print(json.dumps(run(cfg)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
