@@ -36,7 +36,7 @@ WarehouseOpt = Annotated[
 DataDir = Annotated[Path | None, typer.Option(help="Data folder (default: GROCERY_DATA_DIR or ./data).")]
 
 # The schemas each tool's marts live in: (schema in the DuckDB warehouse, schema in Postgres).
-MART_SCHEMAS = {"dbt": ("marts", "marts")}
+MART_SCHEMAS = {"dbt": ("marts", "marts"), "sqlmesh": ("sqlmesh_marts", "sqlmesh_marts")}
 
 
 def _settings(data_dir: Path | None = None, warehouse: Path | None = None) -> Settings:
@@ -99,7 +99,9 @@ def load(
 def parity(
     dsn: Dsn,
     warehouse: WarehouseOpt = None,
-    tool: Annotated[list[str] | None, typer.Option(help="dbt (repeatable).")] = None,
+    tool: Annotated[
+        list[str] | None, typer.Option(help="dbt and/or sqlmesh (repeatable; default both).")
+    ] = None,
 ) -> None:
     """Compare every mart of the warehouse with its Postgres twin (row counts, EXCEPT ALL both ways)."""
     settings = _settings(warehouse=warehouse)
