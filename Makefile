@@ -28,7 +28,8 @@ SIZE ?= 100MB
 NAB_DIR ?= ../shared/data/nab
 
 .PHONY: help setup java pipeline test test-fast lint fmt lab-scd2 docs bench-ingest clean \
-	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab
+	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab \
+	pipeline-postgres
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -87,6 +88,9 @@ lab-sqlmesh-envs: $(VENV)/.synced ## SQLMesh virtual dev environments: breaking 
 
 bench-transform: $(VENV)/.synced ## dbt vs SQLMesh build times at default and 10x scale (DuckDB and Postgres)
 	$(PY) -m python_jobs.benchmarks.transform
+
+pipeline-postgres: $(VENV)/.synced ## The pipeline, then the same marts on a throwaway PostgreSQL (dbt + SQLMesh) and parity
+	$(PY) -m python_jobs.postgres pipeline --days $(DAYS) --scale $(SCALE) --seed $(SEED)
 
 # --- Module 1: batch (Spark, pandas, DuckDB, Polars) -----------------------------------------------------------
 lab-batch: setup ## Batch lab: every engine on the same orders at SIZE (100MB..10GB): time, memory, equality
