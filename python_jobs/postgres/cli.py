@@ -50,15 +50,17 @@ def _settings(data_dir: Path | None = None, warehouse: Path | None = None) -> Se
 
 
 def parity_table(title: str, results: list[RelationParity]) -> Table:
-    table = Table(title=title)
-    for col in ("relation", "DuckDB rows", "Postgres rows", "only DuckDB", "only Postgres", "verdict"):
-        table.add_column(col, justify="left" if col in ("relation", "verdict") else "right")
+    table = Table(title=f"{title}: {results[0].relation.split('.')[0]}" if results else title)
+    for col in ("mart", "DuckDB rows", "Postgres rows", "only DuckDB", "only Postgres", "verdict"):
+        table.add_column(
+            col, justify="left" if col in ("mart", "verdict") else "right", no_wrap=col == "mart"
+        )
     for r in results:
         verdict = "[green]equal[/]" if r.equal else "[red]DIFFERENT[/]"
         if r.type_differences:
             verdict += f" (cast: {'; '.join(r.type_differences)})"
         table.add_row(
-            r.relation,
+            r.relation.split(".")[-1],
             f"{r.duckdb_rows:,}",
             f"{r.postgres_rows:,}",
             f"{r.only_in_duckdb:,}",
@@ -155,8 +157,7 @@ def pipeline(
     tools = list(MART_SCHEMAS)
     try:
         with pipeline_lock(settings.data_dir):
-            if not reuse_warehouse:
-                run_pipeline(settings, days)
+            duckdb_results = [] if reuse_warehouse else run_pipeline(settings, days)
             if dsn is not None:
                 results = build_on_postgres(settings, days, dsn, tools=tools)
                 verdicts = run_parity(settings.warehouse_path, dsn, tools)
@@ -168,7 +169,7 @@ def pipeline(
     except PipelineBusyError as exc:
         console.print(f"[bold red]not started:[/] {exc}")
         raise typer.Exit(2) from None
-    console.print(_steps_table(results))
+    console.print(side_by_side(duckdb_results + results))
     if not all(v.equal for v in verdicts):
         console.print("[bold red]parity failed[/]")
         raise typer.Exit(1)
@@ -197,10 +198,28 @@ def server(
             pass
 
 
-def _steps_table(results: list[StepResult]) -> Table:
-    table = Table(title="Postgres: seconds per step")
-    for col in ("day", "step", "seconds"):
-        table.add_column(col, justify="right" if col == "seconds" else "left")
-    for r in results:
-        table.add_row(r.day.isoformat(), r.step, f"{r.seconds:.1f}")
+# (column title, step name): the DuckDB steps are the pipeline's own, the Postgres ones python_jobs.postgres.build's.
+SIDE_BY_SIDE = [
+    ("dbt · DuckDB", "dbt build"),
+    ("dbt · Postgres", "dbt build (postgres)"),
+    ("SQLMesh · DuckDB", "sqlmesh"),
+    ("SQLMesh · Postgres", "sqlmesh (postgres)"),
+]
+
+
+def side_by_side(results: list[StepResult]) -> Table:
+    """Wall seconds per day of each tool on each engine (dbt build; SQLMesh plan on day 1, run after)."""
+    table = Table(title="wall seconds per simulated day")
+    table.add_column("day")
+    columns = [(title, step) for title, step in SIDE_BY_SIDE if any(r.step == step for r in results)]
+    for title, _ in columns:
+        table.add_column(title, justify="right")
+    seconds = {(r.day, r.step): r.seconds for r in results}
+    days = sorted({r.day for r in results if any(r.step == step for _, step in columns)})
+    for day in days:
+        table.add_row(day.isoformat(), *(f"{seconds.get((day, step), 0):.1f}" for _, step in columns))
+    table.add_row("total", *(f"{sum(seconds.get((d, step), 0) for d in days):.1f}" for _, step in columns))
+    load = [r.seconds for r in results if r.step == "load raw → postgres"]
+    if load:
+        table.caption = f"copying raw into Postgres: {load[0]:.1f}s (once, before day 1)"
     return table
