@@ -85,3 +85,46 @@ def engine(
         if spark is not None:
             spark.stop()
     print_result(result)
+
+
+@app.command("spark-run")
+def spark_run(
+    through: Annotated[str, typer.Option(help="Process every landing day up to this one (YYYY-MM-DD).")],
+    data_dir: DataDir = None,
+    window_days: Annotated[int, typer.Option(help="Daily partitions rewritten before each run day.")] = 3,
+    force: Annotated[bool, typer.Option(help="Recompute days whose completion marker matches.")] = False,
+) -> None:
+    """The pipeline's Spark job: validate + stage landing days, rebuild daily outputs (Parquet, by day)."""
+    from python_jobs.batch.semantics import landing_days
+    from python_jobs.batch.spark_config import load_spark_settings
+    from python_jobs.batch.spark_job import run_day
+    from python_jobs.batch.spark_session import build_session
+
+    settings = _settings(data_dir)
+    spark_settings = load_spark_settings(settings.data_dir)
+    days = landing_days(settings.landing_dir, date.fromisoformat(through))
+    spark = build_session(spark_settings, "batch-daily", local_dir=settings.data_dir / "tmp" / "spark-local")
+    try:
+        for day in days:
+            run_day(
+                spark, settings, spark_settings, day, window_days=window_days, force=force, log=console.print
+            )
+    finally:
+        spark.stop()
+
+
+@app.command()
+def load(
+    day: Annotated[str, typer.Option(help="Run day whose partitions to load (YYYY-MM-DD).")],
+    data_dir: DataDir = None,
+    warehouse: Annotated[
+        Path | None, typer.Option(help="Warehouse file (default: <data-dir>/warehouse.duckdb).")
+    ] = None,
+    window_days: Annotated[int, typer.Option(help="Daily partitions loaded before the run day.")] = 3,
+) -> None:
+    """Load the Spark job's committed partitions of a run day into raw.batch_* and ingest.quarantine."""
+    from python_jobs.batch.load import load_day
+
+    settings = _settings(data_dir, warehouse)
+    for target, rows in load_day(settings, date.fromisoformat(day), window_days).items():
+        console.print(f"{target}: {rows:,} rows")

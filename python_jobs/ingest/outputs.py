@@ -141,3 +141,37 @@ def _check_columns(con: duckdb.DuckDBPyConnection, table: str, select: str) -> N
             f"raw.{table}: output columns changed (new: {sorted(incoming - existing)}, missing: "
             f"{sorted(existing - incoming)}). Drop the table or migrate it deliberately; nothing was loaded."
         )
+
+
+def load_quarantine(settings: Settings, files: list[Path], *, source: str, load_date: date) -> int:
+    """Replace the `ingest.quarantine` rows of (`source`, `load_date`) with an engine's quarantine output.
+
+    The files carry the quarantine columns (source, load_date, source_file, source_line, column_name, reason,
+    raw_line). `source` names the engine's own rows (e.g. `batch_spark.orders`), so the ingest's rows of the
+    same day are never touched. Returns the rows loaded.
+    """
+    files = [f.resolve() for f in files if f.stat().st_size > 0]
+    con = connect(settings.warehouse_path)
+    try:
+        ensure_tables(con)
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM ingest.quarantine WHERE source = ? AND load_date = ?", [source, load_date])
+        if files:
+            con.execute(
+                "INSERT INTO ingest.quarantine (source, load_date, source_file, source_line, column_name, reason, "
+                "raw_line) SELECT source, CAST(load_date AS DATE), source_file, source_line, column_name, reason, "
+                f"raw_line FROM read_parquet({_file_list(files)}, hive_partitioning = false) "
+                "WHERE source = ? AND CAST(load_date AS DATE) = ?",
+                [source, load_date],
+            )
+        (loaded,) = con.execute(
+            "SELECT count(*) FROM ingest.quarantine WHERE source = ? AND load_date = ?", [source, load_date]
+        ).fetchone()
+        con.execute("COMMIT")
+        return int(loaded)
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()

@@ -1,0 +1,293 @@
+"""`make lab-batch SIZE=1GB`: every batch engine on the same orders data, one after another, each measured.
+
+The dataset (orders + order lines, clean: bad_share 0, 3 days, scale = SIZE / 1 MB) is generated once per size
+and cached under data/lab-batch/<SIZE>/. Each engine runs in a fresh process (`python -m python_jobs.batch engine
+NAME`); wall time, CPU time and peak RSS are of its whole process tree (a Spark JVM or Ray workers count).
+Outputs are checked against DuckDB's by checksum. Report: data/reports/batch/lab-<SIZE>.{md,json,png}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from python_jobs.batch.canonical import summarise_all
+from python_jobs.benchmarks.measure import Measurement, measure
+from python_jobs.config import REPO_ROOT, load_settings
+
+app = typer.Typer(help=__doc__, add_completion=False)
+console = Console()
+
+DEFAULT_ENGINES = ("spark-df", "spark-rdd", "pandas", "pandas-chunked", "duckdb", "polars", "modin")
+DAYS = 3
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(MB|GB)$", re.IGNORECASE)
+
+
+def parse_size(size: str) -> int:
+    match = _SIZE.match(size.strip())
+    if not match:
+        raise typer.BadParameter(f"SIZE like 100MB, 1GB or 10GB, got {size!r}")
+    return int(float(match.group(1)) * (10**6 if match.group(2).upper() == "MB" else 10**9))
+
+
+def dataset(size: str, data_root: Path) -> Path:
+    """Generate (once) the clean landing data of `size`; returns its data folder."""
+    scale = (
+        parse_size(size) / 1e6
+    )  # ~330 kB of orders + lines per day at scale 1, 3 days: ~1 MB per scale unit
+    folder = data_root / size.upper()
+    last = folder / "truth" / load_settings({}).day_date(DAYS).isoformat() / "summary.json"
+    if last.exists():
+        summary = json.loads(last.read_text())
+        if summary.get("scale") == scale and summary.get("bad_share") == 0:
+            return folder
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    console.print(f"generating {size} (scale {scale:g}, {DAYS} days, no bad lines) into {folder}")
+    result = measure(
+        [
+            sys.executable,
+            "-m",
+            "python_jobs.generate",
+            "days",
+            str(DAYS),
+            "--scale",
+            f"{scale:g}",
+            "--bad-share",
+            "0",
+            "--data-dir",
+            str(folder),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.output[-3000:])
+    return folder
+
+
+def spilled_bytes(event_log_dir: Path, app_id: str | None) -> int | None:
+    """Memory spilled to disk by Spark's tasks, from the event log (the engine reports it per task)."""
+    if not app_id:
+        return None
+    logs = [p for p in event_log_dir.glob(f"{app_id}*") if p.is_file()]
+    total = 0
+    for log in logs:
+        with log.open() as handle:
+            for line in handle:
+                if '"SparkListenerTaskEnd"' in line:
+                    metrics = json.loads(line).get("Task Metrics") or {}
+                    total += int(metrics.get("Disk Bytes Spilled", 0))
+    return total if logs else None
+
+
+def _run_engine(name: str, data_dir: Path, out: Path, event_logs: Path, max_memory_gib: float) -> Measurement:
+    command = [
+        sys.executable,
+        "-m",
+        "python_jobs.batch",
+        "engine",
+        name,
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+    ]
+    if name in ("pandas", "pandas-chunked"):
+        command += ["--max-memory-gib", str(max_memory_gib)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "GROCERY_SPARK_EVENT_LOG_DIR": str(event_logs),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    return measure(command, cwd=REPO_ROOT, env=env, poll_seconds=0.2)
+
+
+@app.command()
+def main(
+    size: Annotated[
+        str, typer.Option(help="Input size: 100MB .. 10GB (orders + order lines CSV).")
+    ] = "100MB",
+    engines: Annotated[str, typer.Option(help="Comma-separated engines, in run order.")] = ",".join(
+        DEFAULT_ENGINES
+    ),
+    max_memory_gib: Annotated[
+        float,
+        typer.Option(
+            help="Address-space cap of the pandas engines (a clean MemoryError instead of the OOM killer)."
+        ),
+    ] = 20.0,
+) -> None:
+    """Generate (once) and run every engine at SIZE; write the Markdown report and the PNG chart."""
+    settings = load_settings()
+    data_dir = dataset(size, settings.data_dir / "lab-batch")
+    reports = settings.reports_dir / "batch"
+    runs = settings.data_dir / "lab-batch" / "runs" / size.upper()
+    event_logs = settings.data_dir / "spark-events"
+    shutil.rmtree(runs, ignore_errors=True)
+    from python_jobs.batch.semantics import input_bytes, landing_days
+
+    total = input_bytes(data_dir / "landing", landing_days(data_dir / "landing"))
+    rows: list[dict] = []
+    load = os.getloadavg()
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as progress:
+        for name in [e.strip() for e in engines.split(",") if e.strip()]:
+            task = progress.add_task(f"{name} on {size}", total=None)
+            box: dict[str, Measurement] = {}
+            worker = threading.Thread(
+                target=lambda n=name: box.setdefault(
+                    "m", _run_engine(n, data_dir, runs / n, event_logs, max_memory_gib)
+                )
+            )
+            worker.start()
+            while worker.is_alive():
+                progress.refresh()
+                time.sleep(0.5)
+            m = box["m"]
+            result = _engine_result(m.output)
+            row = {
+                "engine": name,
+                "ok": m.returncode == 0,
+                "status": "ok"
+                if m.returncode == 0
+                else (
+                    "out of memory"
+                    if result.get("error") == "out of memory" or m.returncode in (-9, 137)
+                    else f"failed ({m.returncode})"
+                ),
+                "wall_s": round(m.wall_seconds, 2),
+                "cpu_s": round(m.cpu_seconds, 2),
+                "peak_rss_mib": round(m.peak_rss_mib, 1),
+                "spilled_bytes": result.get(
+                    "spilled_bytes", spilled_bytes(event_logs, result.get("spark_app_id"))
+                ),
+            }
+            if row["ok"]:
+                summaries = summarise_all(runs / name)
+                row["rows"] = sum(s.rows for s in summaries.values())
+                row["checksum"] = "-".join(s.checksum[-8:] for s in summaries.values())
+            else:
+                (reports).mkdir(parents=True, exist_ok=True)
+                (reports / f"lab-{size.upper()}-{name}.log").write_text(m.output[-20000:])
+            rows.append(row)
+            progress.update(
+                task,
+                description=f"{name}: {row['status']} in {row['wall_s']:.1f}s, peak {row['peak_rss_mib']:.0f} MiB",
+            )
+            progress.stop_task(task)
+            shutil.rmtree(runs / name, ignore_errors=True) if name != "duckdb" else None
+    reference = next((r for r in rows if r["engine"] == "duckdb" and r["ok"]), None)
+    for r in rows:
+        r["x_duckdb"] = round(r["wall_s"] / reference["wall_s"], 2) if reference and r["ok"] else None
+        r["equal"] = (r.get("checksum") == reference.get("checksum")) if reference and r["ok"] else None
+    meta = {
+        "size": size.upper(),
+        "input_bytes": total,
+        "command": f"make lab-batch SIZE={size}",
+        "when": datetime.now().isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "load_before": [round(x, 2) for x in load],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    reports.mkdir(parents=True, exist_ok=True)
+    stem = reports / f"lab-{size.upper()}"
+    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    stem.with_suffix(".md").write_text(markdown(meta, rows))
+    chart(rows, stem.with_suffix(".png"), meta)
+    shutil.rmtree(runs, ignore_errors=True)
+    table = Table(title=f"batch lab, {size} ({total / 1e9:.2f} GB of CSV)")
+    for col in (
+        "engine",
+        "status",
+        "wall s",
+        "x DuckDB",
+        "CPU s",
+        "peak RSS MiB",
+        "spilled",
+        "rows",
+        "equal",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["engine"],
+            r["status"],
+            f"{r['wall_s']:.1f}",
+            str(r["x_duckdb"]),
+            f"{r['cpu_s']:.1f}",
+            f"{r['peak_rss_mib']:.0f}",
+            _bytes(r["spilled_bytes"]),
+            str(r.get("rows", "")),
+            str(r["equal"]),
+        )
+    console.print(table)
+    console.print(f"report: {stem.with_suffix('.md')}  chart: {stem.with_suffix('.png')}")
+
+
+def _engine_result(output: str) -> dict:
+    for line in reversed(output.splitlines()):
+        if line.startswith("ENGINE_RESULT "):
+            return json.loads(line.removeprefix("ENGINE_RESULT "))
+    return {}
+
+
+def _bytes(n: int | None) -> str:
+    return "n/a" if n is None else f"{n / 2**20:,.0f} MiB"
+
+
+def markdown(meta: dict, rows: list[dict]) -> str:
+    lines = [
+        f"### {meta['size']} ({meta['input_bytes'] / 1e9:.2f} GB of orders + order-lines CSV, {DAYS} days)",
+        "",
+        f"`{meta['command']}` — {meta['when']}, {meta['cpus']} CPUs, load average before/after: "
+        f"{meta['load_before'][0]} / {meta['load_after'][0]}",
+        "",
+        "| engine | status | wall s | x DuckDB | CPU s | peak RSS MiB | spilled | output rows | same as DuckDB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['engine']} | {r['status']} | {r['wall_s']:.1f} | {r['x_duckdb'] if r['x_duckdb'] is not None else '-'} | "
+            f"{r['cpu_s']:.1f} | {r['peak_rss_mib']:,.0f} | {_bytes(r['spilled_bytes'])} | {r.get('rows', '-')} | "
+            f"{'yes' if r['equal'] else ('-' if r['equal'] is None else 'NO')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def chart(rows: list[dict], path: Path, meta: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["engine"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.barh(names, [r["wall_s"] for r in rows], color=["tab:blue" if r["ok"] else "tab:red" for r in rows])
+    left.set_xlabel("wall time, s")
+    right.barh(names, [r["peak_rss_mib"] / 1024 for r in rows], color="tab:orange")
+    right.set_xlabel("peak RSS of the process tree, GiB")
+    for ax in (left, right):
+        ax.invert_yaxis()
+    fig.suptitle(f"batch lab {meta['size']} ({meta['input_bytes'] / 1e9:.2f} GB CSV), {meta['cpus']} CPUs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    app()
