@@ -29,8 +29,10 @@ class FlinkOptions:
     checkpoint_interval_ms: int = 2000
     restore_from: Path | None = None
     restart_attempts: int = 0
-    bundle_size: int = 1000
-    bundle_time_ms: int = 100
+    # Measured: with 1000-row bundles, a Python UDF between the watermark and a window held the watermark back
+    # far enough that rows 10+ minutes late were still counted; 100 rows keeps late routing exact here.
+    bundle_size: int = 100
+    bundle_time_ms: int = 50
     per_event_watermarks: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -57,6 +59,9 @@ class FlinkOptions:
                     # new process resumes (`restore_from`).
                     "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
                     "execution.checkpointing.num-retained": "2",
+                    # Unaligned barriers overtake the buffered records: under backpressure (a slow Python
+                    # operator) an aligned checkpoint would wait for every buffered event and complete late.
+                    "execution.checkpointing.unaligned.enabled": "true",
                 }
             )
         if self.restart_attempts > 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -13,6 +14,16 @@ from python_jobs.config import REPO_ROOT, Settings, load_settings
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "true")
+
+# One tests/ folder, two environments: the main one (DuckDB, no PyFlink) never collects tests/streaming, and the
+# streaming one (PyFlink, no DuckDB) collects only tests/streaming.
+if importlib.util.find_spec("pyflink") is not None and importlib.util.find_spec("duckdb") is None:
+    collect_ignore_glob = [
+        "test_*.py",
+        *(f"{d.name}/*" for d in Path(__file__).parent.iterdir() if d.is_dir() and d.name != "streaming"),
+    ]
+else:
+    collect_ignore_glob = ["streaming/*"]
 
 
 @pytest.fixture

@@ -1,0 +1,46 @@
+"""Run the streaming modules the way a user does: `python -m streaming.<module>` in this (streaming) env."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from python_jobs.config import REPO_ROOT
+
+
+def run_module(module: str, *args: str, timeout: float = 300) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"{module} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
+    last = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    return json.loads(last[-1]) if last else {}
+
+
+def generate(out: Path, *, hours: float, sensors: int, seed: int = 7, day: str = "2026-01-05") -> dict:
+    return run_module(
+        "streaming.generator",
+        "replay",
+        "--out",
+        str(out),
+        "--hours",
+        str(hours),
+        "--sensors",
+        str(sensors),
+        "--seed",
+        str(seed),
+        "--day",
+        day,
+    )
