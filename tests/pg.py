@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from python_jobs.postgres.server import (
@@ -41,7 +40,4 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 def new_database(server: PostgresServer, name: str) -> str:
     """A fresh, empty database on `server`; returns its DSN."""
-    with psycopg.connect(server.dsn, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        con.execute(f'CREATE DATABASE "{name}"')
-    return server.dsn.rsplit("/", 1)[0] + f"/{name}"
+    return server.fresh_database(name)

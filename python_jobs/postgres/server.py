@@ -49,6 +49,13 @@ class PostgresServer:
     def dsn(self) -> str:
         return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.database}"
 
+    def fresh_database(self, name: str) -> str:
+        """Drop and recreate database `name` on this server; returns its DSN."""
+        with psycopg.connect(self.dsn, autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            con.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{name}"
+
     def env(self) -> dict[str, str]:
         """The libpq variables that dbt's `postgres` target and SQLMesh's `postgres` gateway read."""
         return {
