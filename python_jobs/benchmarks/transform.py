@@ -1,0 +1,286 @@
+"""`make bench-transform`: dbt and SQLMesh over the same raw days, wall time side by side.
+
+For each scale (default 1 and 10) the raw data of DAYS simulated days is generated and ingested once (cached under
+data/bench/transform/), then, each tool on its own copy of that raw-only warehouse:
+- day by day as the pipeline does: dbt `build --vars {run_date}`; SQLMesh `plan --auto-apply --execution-time`
+  on day 1 and a pinned-clock run afterwards (python -m python_jobs.sqlmesh_step);
+- a no-change `sqlmesh plan` (what a learner types when nothing changed);
+- a full refresh at the last day: `dbt build --full-refresh` and, its SQLMesh twin, a restatement of every
+  model except the SCD2 history (which neither tool rebuilds: dbt's --full-refresh leaves snapshots alone,
+  SQLMesh's SCD2 kinds refuse restatement).
+Every command runs in a fresh process measured by python_jobs/benchmarks/measure.py (wall, CPU, peak RSS of the
+process tree), so start-up and project parsing count, as they do for a user.
+
+Backends: only DuckDB here. A backend is a name plus the environment/arguments that point both tools at its
+warehouse; another backend (PostgreSQL) adds a column by adding a `Backend`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from python_jobs.benchmarks.measure import Measurement, measure
+from python_jobs.config import REPO_ROOT, Settings, load_settings
+from python_jobs.parity import compare_relations
+from python_jobs.parity.marts import DBT_SCHEMA, SHARED_MARTS, SQLMESH_SCHEMA
+from python_jobs.pipeline import day_steps, run_step
+from python_jobs.sqlmesh_step import execution_time_for
+
+app = typer.Typer(help=__doc__, add_completion=False)
+console = Console()
+
+BIN = Path(sys.executable).parent
+DBT_PROJECT = REPO_ROOT / "dbt_project"
+SQLMESH_PROJECT = REPO_ROOT / "sqlmesh_project"
+# Everything the dbt full refresh rebuilds has a SQLMesh twin in these schemas; snapshots are left alone.
+RESTATED = ["sqlmesh_intermediate.*", "sqlmesh_marts.*"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where both tools build: `prepare` makes a fresh warehouse from the raw one, `env` points the tools at it."""
+
+    name: str
+    prepare: Callable[[Path, Path], None]  # (raw-only warehouse, work folder) -> None
+    env: Callable[[Path], dict[str, str]]  # work folder -> environment for dbt and SQLMesh
+    dbt_args: tuple[str, ...] = ()
+    sqlmesh_args: tuple[str, ...] = ()
+
+
+def _duckdb_prepare(raw: Path, work: Path) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    # Same file name: DuckDB's catalog is the file stem, and both tools' views name it.
+    shutil.copyfile(raw, work / "warehouse.duckdb")
+
+
+DUCKDB = Backend(
+    name="duckdb",
+    prepare=_duckdb_prepare,
+    env=lambda work: {"WAREHOUSE_PATH": str(work / "warehouse.duckdb")},
+)
+BACKENDS = {"duckdb": DUCKDB}
+
+
+@dataclass(frozen=True)
+class Row:
+    scale: float
+    backend: str
+    tool: str
+    what: str
+    wall_seconds: float
+    cpu_seconds: float
+    peak_rss_mib: float
+
+
+def raw_warehouse(settings: Settings, days: int) -> Path:
+    """Generate + ingest days 1..days once per (scale, seed, days); returns the raw-only warehouse."""
+    folder = settings.data_dir
+    done = folder / f"raw-{days}-days.ok"
+    if done.exists():
+        return settings.warehouse_path
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    log = folder / "prepare.log"
+    for day in range(1, days + 1):
+        with console.status(f"scale {settings.scale:g}: generating and ingesting day {day}/{days}"):
+            for step in day_steps(settings, day, settings.warehouse_path):
+                if step.name in ("generate", "ingest"):
+                    run_step(step, log)
+    done.touch()
+    return settings.warehouse_path
+
+
+class Runner:
+    """Runs and records the measured commands of one (scale, backend)."""
+
+    def __init__(self, scale: float, backend: Backend, work: Path) -> None:
+        self.scale, self.backend, self.work = scale, backend, work
+        self.rows: list[Row] = []
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "true",
+            "DBT_TARGET_PATH": str(work / "dbt-target"),
+            "DBT_LOG_PATH": str(work / "dbt-logs"),
+            "DBT_PROFILES_DIR": str(REPO_ROOT / "profiles"),
+            **backend.env(work),
+        }
+
+    def run(self, tool: str, what: str, command: list[str], cwd: Path) -> Measurement:
+        with console.status(f"scale {self.scale:g} · {self.backend.name} · {tool}: {what}"):
+            result = measure(command, cwd=cwd, env=self.env)
+        if result.returncode != 0:
+            raise RuntimeError(f"{tool} {what} failed:\n{result.output[-4000:]}")
+        self.rows.append(
+            Row(
+                self.scale,
+                self.backend.name,
+                tool,
+                what,
+                result.wall_seconds,
+                result.cpu_seconds,
+                result.peak_rss_mib,
+            )
+        )
+        return result
+
+    def dbt(self, what: str, *args: str) -> None:
+        self.run("dbt", what, [str(BIN / "dbt"), *args, *self.backend.dbt_args], DBT_PROJECT)
+
+    def sqlmesh(self, what: str, *args: str) -> Measurement:
+        return self.run("sqlmesh", what, [str(BIN / "sqlmesh"), *args], SQLMESH_PROJECT)
+
+
+def bench_scale(settings: Settings, days: int, backend: Backend) -> list[Row]:
+    raw = raw_warehouse(settings, days)
+    dates = [settings.day_date(d) for d in range(1, days + 1)]
+    work = settings.data_dir / backend.name
+    runner = Runner(settings.scale, backend, work)
+
+    def label(d: date) -> str:
+        return "day 1 (first build)" if d == dates[0] else f"day {settings.day_number(d)} (incremental)"
+
+    backend.prepare(raw, work / "dbt")
+    runner.env.update(backend.env(work / "dbt"))
+    for d in dates:
+        runner.dbt(label(d), "build", "--vars", f"{{run_date: '{d.isoformat()}'}}")
+    runner.dbt(
+        f"full refresh at day {days}", "build", "--full-refresh", "--vars", f"{{run_date: '{dates[-1]}'}}"
+    )
+
+    backend.prepare(raw, work / "sqlmesh")
+    runner.env.update(backend.env(work / "sqlmesh"))
+    # The SQLMesh cache (parsed models) lives with the run, warm after the first command like a user's.
+    runner.env["SQLMESH__CACHE_DIR"] = str(work / "sqlmesh-cache")
+    for d in dates:
+        when = execution_time_for(d).isoformat(sep=" ")
+        if d == dates[0]:
+            runner.sqlmesh(label(d), *backend.sqlmesh_args, "plan", "--auto-apply", "--no-prompts", "--skip-tests",
+                           "--execution-time", when)  # fmt: skip
+        else:
+            # `sqlmesh run` has no --execution-time: the pipeline's step pins the clock through the Python API.
+            runner.run("sqlmesh", label(d), [sys.executable, "-m", "python_jobs.sqlmesh_step", d.isoformat(),
+                       *(["--warehouse", str(work / "sqlmesh" / "warehouse.duckdb")] if backend is DUCKDB else [])],
+                       REPO_ROOT)  # fmt: skip
+    last = execution_time_for(dates[-1]).isoformat(sep=" ")
+    result = runner.sqlmesh(
+        "no-change plan", *backend.sqlmesh_args, "plan", "--no-prompts", "--execution-time", last
+    )
+    if "No changes to plan" not in result.output:
+        raise RuntimeError(f"the no-change plan found changes:\n{result.output[-2000:]}")
+    restate = [arg for model in RESTATED for arg in ("--restate-model", model)]
+    full = runner.sqlmesh(f"full refresh at day {days}", *backend.sqlmesh_args, "plan", *restate, "--start",
+                          dates[0].isoformat(), "--auto-apply", "--no-prompts", "--skip-tests", "--execution-time",
+                          last)  # fmt: skip
+    if "sqlmesh_marts.fct_orders" not in full.output:
+        raise RuntimeError(f"the SQLMesh full refresh did not rebuild fct_orders:\n{full.output[-2000:]}")
+    if backend is DUCKDB:
+        check_same_marts(work / "dbt" / "warehouse.duckdb", work / "sqlmesh" / "warehouse.duckdb")
+    return runner.rows
+
+
+def check_same_marts(dbt_warehouse: Path, sqlmesh_warehouse: Path) -> None:
+    """Both tools did the same work: their marts are equal (two files, so the two-connection comparator)."""
+    left, right = (
+        duckdb.connect(str(dbt_warehouse), read_only=True),
+        duckdb.connect(str(sqlmesh_warehouse), read_only=True),
+    )
+    try:
+        for mart in SHARED_MARTS:
+            verdict = compare_relations(left, f"SELECT * FROM {DBT_SCHEMA}.{mart}", right,
+                                        f"SELECT * FROM {SQLMESH_SCHEMA}.{mart}", name=mart)  # fmt: skip
+            if not verdict.ok:
+                raise RuntimeError(f"dbt and SQLMesh disagree on {mart} after the benchmark: {verdict}")
+    finally:
+        left.close()
+        right.close()
+
+
+def results_table(rows: list[Row]) -> Table:
+    columns = sorted({(r.scale, r.backend) for r in rows})
+    table = Table(title="dbt vs SQLMesh: wall seconds (CPU seconds)")
+    table.add_column("tool")
+    table.add_column("what")
+    for scale, backend in columns:
+        table.add_column(f"scale {scale:g} · {backend}", justify="right")
+    for tool, what in dict.fromkeys((r.tool, r.what) for r in rows):
+        cells = []
+        for scale, backend in columns:
+            hit = [r for r in rows if (r.tool, r.what, r.scale, r.backend) == (tool, what, scale, backend)]
+            cells.append(f"{hit[0].wall_seconds:.1f} ({hit[0].cpu_seconds:.1f})" if hit else "-")
+        table.add_row(tool, what, *cells)
+    return table
+
+
+def ratios(rows: list[Row], days: int) -> list[str]:
+    """One incremental day (the last) divided by the full refresh at that day, per tool, scale and backend."""
+    lines = []
+    for scale, backend, tool in sorted({(r.scale, r.backend, r.tool) for r in rows}):
+        pick = {
+            r.what: r.wall_seconds for r in rows if (r.scale, r.backend, r.tool) == (scale, backend, tool)
+        }
+        incremental, full = pick.get(f"day {days} (incremental)"), pick.get(f"full refresh at day {days}")
+        if incremental and full:
+            lines.append(
+                f"scale {scale:g} · {backend} · {tool}: incremental day {incremental:.1f}s / full refresh "
+                f"{full:.1f}s = {incremental / full:.2f}x"
+            )
+    return lines
+
+
+@app.command()
+def main(
+    scales: Annotated[str, typer.Option(help="Comma-separated scale factors.")] = "1,10",
+    days: Annotated[int, typer.Option(help="Simulated days per scale (>= 2).")] = 3,
+    backends: Annotated[str, typer.Option(help=f"Comma-separated, of: {', '.join(BACKENDS)}.")] = "duckdb",
+    data_dir: Annotated[Path | None, typer.Option(help="Folder (default <data>/bench/transform).")] = None,
+) -> None:
+    """Measure dbt and SQLMesh day by day, a no-change plan and a full refresh, per scale and backend."""
+    if days < 2:
+        raise typer.BadParameter(
+            "need at least 2 days: day 1 is the first build, the last one is incremental"
+        )
+    settings = load_settings()
+    root = (data_dir or settings.data_dir / "bench" / "transform").resolve()
+    rows: list[Row] = []
+    for scale in (float(s) for s in scales.split(",")):
+        folder = root / f"scale-{scale:g}-seed-{settings.seed}"
+        scaled = settings.with_(
+            data_dir=folder, warehouse_path=folder / "raw" / "warehouse.duckdb", scale=scale
+        )
+        for name in backends.split(","):
+            rows.extend(bench_scale(scaled, days, BACKENDS[name]))
+    console.print(results_table(rows))
+    console.print(
+        f"after each scale, dbt's and SQLMesh's marts were checked equal ({', '.join(SHARED_MARTS)})"
+    )
+    for line in ratios(rows, days):
+        console.print(line)
+    load = os.getloadavg()
+    console.print(
+        f"{os.cpu_count()} cores, load average during the run ended at {load[0]:.1f} / {load[1]:.1f}"
+    )
+    report = root / "bench-transform.json"
+    report.write_text(
+        json.dumps({"days": days, "load_average": load, "rows": [asdict(r) for r in rows]}, indent=2)
+    )
+    console.print(f"figures: {report}")
+
+
+if __name__ == "__main__":
+    app()
