@@ -136,7 +136,10 @@ def test_audits_pass_and_hand_typed_commands_change_nothing(parity_run: tuple[Pa
 
     # Every audit (built-in and the custom SCD2 invariants) re-run on the built data; exit code 1 on a failure.
     audit = sqlmesh("audit", "--start", "2026-01-05", "--end", "2026-01-07")
-    assert "Finished with 0 audit errors" in audit and "scd2_no_gaps on model sqlmesh_marts.dim_customers" in audit
+    assert (
+        "Finished with 0 audit errors" in audit
+        and "scd2_no_gaps on model sqlmesh_marts.dim_customers" in audit
+    )
     # What a learner types inside sqlmesh_project/: nothing changed, so nothing to apply ...
     assert "No changes to plan" in sqlmesh("plan", "--no-prompts")
     # ... and a wall-clock `sqlmesh run` (today is far after the simulated days) builds no day that was never
