@@ -87,6 +87,31 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
             "ingest",
             [py, "-m", "python_jobs.ingest", "day", str(day), *common, "--warehouse", str(warehouse)],
         ),
+        # Module 2: the day's cold-chain sensor stream through the Flink SQL job (streaming environment: PyFlink
+        # cannot live in this one), then its JSON outputs into raw.sensor_* through the spine's loader.
+        Step(
+            "flink replay",
+            [
+                str(REPO_ROOT / ".venv-streaming" / "bin" / "python"),
+                *("-m", "streaming.day", "--day", when.isoformat(), "--seed", str(settings.seed)),
+                *("--sensors", str(max(2, round(3 * settings.scale))), "--data-dir", str(settings.data_dir)),
+            ],
+        ),
+        *(
+            Step(
+                f"load {table}",
+                [
+                    *(py, "-m", "python_jobs.ingest", "output", "--table", table, "--date", when.isoformat()),
+                    *("--format", "json", *common, "--warehouse", str(warehouse)),
+                    str(settings.data_dir / "outputs" / "streaming" / when.isoformat() / "sql" / folder),
+                ],
+            )
+            for table, folder in (
+                ("sensor_windows", "windows"),
+                ("sensor_anomalies", "anomalies"),
+                ("sensor_dead_letters", "dead_letters"),
+            )
+        ),
         Step(
             "dbt build",
             dbt_command("build", "--vars", f"{{run_date: '{when.isoformat()}'}}"),
