@@ -150,7 +150,7 @@ def main(
             task = progress.add_task(f"{name} on {size}", total=None)
             box: dict[str, Measurement] = {}
             worker = threading.Thread(
-                target=lambda n=name: box.setdefault(
+                target=lambda n=name, b=box: b.setdefault(
                     "m", _run_engine(n, data_dir, runs / n, event_logs, max_memory_gib)
                 )
             )

@@ -1,0 +1,60 @@
+"""A real Spark standalone cluster (master + worker on 127.0.0.1) runs the daily job to the same output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from python_jobs.batch.canonical import summarise_all
+from python_jobs.batch.semantics import landing_days
+from python_jobs.batch.spark_cluster import standalone_cluster
+from python_jobs.batch.spark_job import root, run_day
+from python_jobs.batch.testing import copy_landing, generate, make_settings, session, spark_settings
+from python_jobs.config import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_standalone_cluster_output_equals_local(tmp_path: Path) -> None:
+    local = generate(make_settings(tmp_path / "local", bad_share=0.01), days=2)
+    remote = copy_landing(local, tmp_path / "remote")
+    days = landing_days(local.landing_dir)
+    spark = session()
+    for day in days:
+        run_day(spark, local, spark_settings(local.data_dir), day, log=lambda _: None)
+    with standalone_cluster(tmp_path / "cluster", cores=2, memory="1g") as cluster:
+        env = {
+            **cluster.env,
+            "PYTHONPATH": str(REPO_ROOT),
+            "GROCERY_SPARK_MASTER": cluster.master_url,
+            "GROCERY_SPARK_SHUFFLE_PARTITIONS": "2",
+            "GROCERY_SPARK_DRIVER_MEMORY": "1g",
+            "GROCERY_SPARK_EXECUTOR_MEMORY": "768m",
+            "GROCERY_SPARK_EVENT_LOG_DIR": str(remote.data_dir / "spark-events"),
+        }
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "python_jobs.batch",
+                "spark-run",
+                "--through",
+                days[-1].isoformat(),
+                "--data-dir",
+                str(remote.data_dir),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    logs = list((remote.data_dir / "spark-events").iterdir())
+    assert logs and any(cluster.master_url.split("//")[1] in p.read_text(errors="replace") for p in logs)
+    assert summarise_all(root(remote)) == summarise_all(root(local))
+    assert not os.listdir(tmp_path / "cluster" / "pids")  # both daemons stopped
