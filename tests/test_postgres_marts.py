@@ -15,7 +15,7 @@ import duckdb
 import psycopg
 import pytest
 
-from python_jobs.config import REPO_ROOT, Settings, load_settings
+from python_jobs.config import Settings, load_settings
 from python_jobs.pipeline import day_steps, run_step
 from python_jobs.postgres import federated
 from python_jobs.postgres.attach import connect, warehouse_catalog
@@ -28,7 +28,8 @@ from tests.pg import new_database, postgres_server  # noqa: F401  (fixture)
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 DAYS = 3
-DBT_MARTS = ["dim_customers", "dim_stores", "fct_daily_sales", "fct_orders"]
+# The marts both tools build from the shop data; each must be non-empty here, so equality is not vacuous.
+CORE_MARTS = ["dim_customers", "dim_stores", "fct_daily_sales", "fct_orders"]
 SCHEMAS = {"dbt": "marts", "sqlmesh": "sqlmesh_marts"}
 # Only the steps of the two transformation tools: other modules' engines in the pipeline are not under test here.
 STEPS = ("generate", "ingest", "dbt build", "sqlmesh")
@@ -65,33 +66,18 @@ def both(built: Built) -> Iterator[duckdb.DuckDBPyConnection]:
     con.close()
 
 
-def test_postgres_has_the_same_marts_for_both_tools(both: duckdb.DuckDBPyConnection, built: Built) -> None:
-    catalog = warehouse_catalog(built.settings.warehouse_path)
-    assert tables_of(both, catalog, "marts") == DBT_MARTS
-    assert tables_of(both, "pg", "marts") == DBT_MARTS
-    sqlmesh_marts = tables_of(both, catalog, "sqlmesh_marts")
-    assert set(DBT_MARTS) <= set(sqlmesh_marts)
-    assert tables_of(both, "pg", "sqlmesh_marts") == sqlmesh_marts
-
-
-def _every_mart() -> list[tuple[str, str]]:
-    """(tool, mart) pairs: the dbt marts, and every model file in sqlmesh_project/models/marts."""
-    sqlmesh = sorted(p.stem for p in (REPO_ROOT / "sqlmesh_project" / "models" / "marts").glob("*.*"))
-    return [("dbt", m) for m in DBT_MARTS] + [("sqlmesh", m) for m in sqlmesh]
-
-
-@pytest.mark.parametrize(("tool", "mart"), _every_mart())
-def test_mart_is_identical_on_duckdb_and_postgres(
-    both: duckdb.DuckDBPyConnection, built: Built, tool: str, mart: str
+@pytest.mark.parametrize("tool", ["dbt", "sqlmesh"])
+def test_every_mart_is_identical_on_duckdb_and_postgres(
+    both: duckdb.DuckDBPyConnection, built: Built, tool: str
 ) -> None:
-    result = compare_table(both, warehouse_catalog(built.settings.warehouse_path), SCHEMAS[tool], mart)
-    assert result.duckdb_rows > 0
-    assert result.type_differences == ()
-    assert (result.duckdb_rows, result.only_in_duckdb, result.only_in_postgres) == (
-        result.postgres_rows,
-        0,
-        0,
-    )
+    # Every mart the tool built, found at run time: marts other modules add are covered without editing this.
+    catalog = warehouse_catalog(built.settings.warehouse_path)
+    marts = tables_of(both, catalog, SCHEMAS[tool])
+    assert set(CORE_MARTS) <= set(marts)
+    assert tables_of(both, "pg", SCHEMAS[tool]) == marts
+    results = {m: compare_table(both, catalog, SCHEMAS[tool], m) for m in marts}
+    assert {m: r for m, r in results.items() if not r.equal or r.type_differences} == {}
+    assert all(results[m].duckdb_rows > 0 for m in CORE_MARTS)
 
 
 def test_scd2_history_spans_the_days_on_postgres(built: Built) -> None:

@@ -7,6 +7,7 @@ from the installed PostgreSQL server binaries, 127.0.0.1, free port) and removes
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Annotated
@@ -169,6 +170,10 @@ def pipeline(
     except PipelineBusyError as exc:
         console.print(f"[bold red]not started:[/] {exc}")
         raise typer.Exit(2) from None
+    except subprocess.CalledProcessError as exc:
+        console.print(f"[bold red]failed at step '{exc.cmd}'[/] (logs under {settings.data_dir / 'logs'}):")
+        console.print(exc.output, markup=False, highlight=False)
+        raise typer.Exit(1) from None
     console.print(side_by_side(duckdb_results + results))
     if not all(v.equal for v in verdicts):
         console.print("[bold red]parity failed[/]")
