@@ -6,7 +6,7 @@ select
     anomaly_kind,
     started_at,
     detected_at,
-    cast(date_diff('second', started_at, detected_at) as double) / 60 as detection_minutes,
+    cast({{ dbt.datediff('started_at', 'detected_at', 'second') }} as double precision) / 60 as detection_minutes,
     score,
     cast(started_at as date) as anomaly_date,
     loaded_on

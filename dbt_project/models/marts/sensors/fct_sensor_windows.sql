@@ -7,7 +7,7 @@ select
     window_kind,
     window_start,
     window_end,
-    cast(date_diff('second', window_start, window_end) as bigint) as window_seconds,
+    cast({{ dbt.datediff('window_start', 'window_end', 'second') }} as bigint) as window_seconds,
     events,
     temp_mean,
     temp_min,

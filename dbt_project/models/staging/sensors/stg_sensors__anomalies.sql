@@ -8,7 +8,7 @@ select
     cast(kind as varchar) as anomaly_kind,
     cast(start_time as timestamp) as started_at,
     cast(detected_at as timestamp) as detected_at,
-    cast(score as double) as score,
+    cast(score as double precision) as score,
     cast(_load_date as date) as loaded_on,
     cast(_source_file as varchar) as source_file
 from {{ src }}
@@ -17,6 +17,6 @@ where {{ loaded_as_of_run_date() }}
 select
     cast(null as varchar) as sensor_id, cast(null as bigint) as store_id, cast(null as varchar) as anomaly_kind,
     cast(null as timestamp) as started_at, cast(null as timestamp) as detected_at,
-    cast(null as double) as score, cast(null as date) as loaded_on, cast(null as varchar) as source_file
+    cast(null as double precision) as score, cast(null as date) as loaded_on, cast(null as varchar) as source_file
 where false
 {%- endif %}

@@ -9,11 +9,11 @@ select
     cast(window_start as timestamp) as window_start,
     cast(window_end as timestamp) as window_end,
     cast(events as bigint) as events,
-    cast(temp_mean as double) as temp_mean,
-    cast(temp_min as double) as temp_min,
-    cast(temp_max as double) as temp_max,
+    cast(temp_mean as double precision) as temp_mean,
+    cast(temp_min as double precision) as temp_min,
+    cast(temp_max as double precision) as temp_max,
     cast(door_open_events as bigint) as door_open_events,
-    cast(temp_zscore as double) as temp_zscore,
+    cast(temp_zscore as double precision) as temp_zscore,
     cast(_load_date as date) as loaded_on,
     cast(_source_file as varchar) as source_file
 from {{ src }}
@@ -22,8 +22,8 @@ where {{ loaded_as_of_run_date() }}
 select
     cast(null as varchar) as sensor_id, cast(null as bigint) as store_id, cast(null as varchar) as window_kind,
     cast(null as timestamp) as window_start, cast(null as timestamp) as window_end,
-    cast(null as bigint) as events, cast(null as double) as temp_mean, cast(null as double) as temp_min,
-    cast(null as double) as temp_max, cast(null as bigint) as door_open_events,
-    cast(null as double) as temp_zscore, cast(null as date) as loaded_on, cast(null as varchar) as source_file
+    cast(null as bigint) as events, cast(null as double precision) as temp_mean, cast(null as double precision) as temp_min,
+    cast(null as double precision) as temp_max, cast(null as bigint) as door_open_events,
+    cast(null as double precision) as temp_zscore, cast(null as date) as loaded_on, cast(null as varchar) as source_file
 where false
 {%- endif %}
