@@ -82,7 +82,8 @@ def spilled_bytes(event_log_dir: Path, app_id: str | None) -> int | None:
     """Memory spilled to disk by Spark's tasks, from the event log (the engine reports it per task)."""
     if not app_id:
         return None
-    logs = [p for p in event_log_dir.glob(f"{app_id}*") if p.is_file()]
+    # Spark 4 writes rolling event logs: a folder eventlog_v2_<app id>/ holding events_<n>_<app id> files.
+    logs = [p for p in event_log_dir.rglob(f"*{app_id}*") if p.is_file()]
     total = 0
     for log in logs:
         with log.open() as handle:
