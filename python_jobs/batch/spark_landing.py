@@ -4,7 +4,7 @@ Lines are read as text first so each keeps its physical line number (the quarant
 `spark.read.csv` cannot give it): a line's number is the rows of earlier blocks of its file plus its position in
 its block (`input_file_block_start` + `monotonically_increasing_id`, both free). Each line is then parsed with
 `from_csv` in PERMISSIVE mode with `_corrupt_record`, and checked in the ingest's order of precedence:
-invalid UTF-8 → broken quoting → column count → unparsable value → missing value → domain rule → unknown
+invalid UTF-8 (`is_valid_utf8`: Spark strings keep the raw bytes) → broken quoting → column count → unparsable value → missing value → domain rule → unknown
 foreign key → duplicate key (the first valid occurrence of a key is kept, as in the ingest).
 Rows in = rows out + quarantined is checked before anything is committed.
 """
@@ -117,7 +117,7 @@ def classify(spark: SparkSession, source: str, lines: DataFrame, known: dict[str
     kinds = {f.name: f.dataType.simpleString() for f in schema.fields}
     token = {n: F.col("tokens")[i] for i, n in enumerate(names)}
     cases: list[tuple[Column, Column]] = [
-        (F.col("value").contains("\ufffd"), F.array(F.lit(None).cast("string"), F.lit("invalid UTF-8"))),
+        (~F.is_valid_utf8("value"), F.array(F.lit(None).cast("string"), F.lit("invalid UTF-8"))),
         (
             (F.length("value") - F.length(F.regexp_replace("value", '"', ""))) % 2 == 1,
             F.array(F.lit(None).cast("string"), F.lit("broken quoting: unterminated quote")),
@@ -225,7 +225,8 @@ def stage_day(
             F.col("source_line").cast("long").alias("source_line"),
             "column_name",
             "reason",
-            F.col("value").alias("raw_line"),
+            # Spark keeps the raw bytes: decode with replacement characters, as the ingest does.
+            F.make_valid_utf8("value").alias("raw_line"),
         )
         if empty:
             rows = [
