@@ -94,7 +94,7 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
             [
                 str(REPO_ROOT / ".venv-streaming" / "bin" / "python"),
                 *("-m", "streaming.day", "--day", when.isoformat(), "--seed", str(settings.seed)),
-                *("--sensors", str(max(2, round(3 * settings.scale))), "--data-dir", str(settings.data_dir)),
+                *("--sensors", str(max(2, round(2 * settings.scale))), "--data-dir", str(settings.data_dir)),
             ],
         ),
         *(
@@ -111,6 +111,18 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
                 ("sensor_anomalies", "anomalies"),
                 ("sensor_dead_letters", "dead_letters"),
             )
+        ),
+        # Module 1 (batch): the daily Spark job (validate + stage the landing day, rebuild the windowed daily
+        # outputs; days already done are skipped by their markers), then its partitions into raw.batch_*.
+        # A day is a few MB: two local cores and two shuffle partitions, since every partition is a task.
+        Step(
+            "spark batch",
+            [py, "-m", "python_jobs.batch", "spark-run", "--through", when.isoformat(), *common],
+            env={"GROCERY_SPARK_MASTER": "local[2]", "GROCERY_SPARK_SHUFFLE_PARTITIONS": "2"},
+        ),
+        Step(
+            "load batch",
+            [py, "-m", "python_jobs.batch", "load", "--day", when.isoformat(), *common, "--warehouse", str(warehouse)],
         ),
         Step(
             "dbt build",

@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             restart_attempts=args.restart_attempts,
             bundle_size=args.bundle_size,
             bundle_time_ms=50,
+            unaligned=True,
         ),
     )
     print(json.dumps(run(cfg)))

@@ -53,7 +53,11 @@ def run_day(data_dir: Path, spec: StreamSpec, parallelism: int = 1) -> dict:
         )
     )
     shutil.rmtree(paths.sql / "_checkpoints", ignore_errors=True)
-    return {**result, "lines": len(stream.lines), "events_per_s": round(len(stream.lines) / result["seconds"])}
+    return {
+        **result,
+        "lines": len(stream.lines),
+        "events_per_s": round(len(stream.lines) / result["seconds"]),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensors", type=int, default=3)
     parser.add_argument("--hours", type=float, default=24.0)
     args = parser.parse_args(argv)
-    spec = StreamSpec(day=date.fromisoformat(args.day), seed=args.seed, sensors=args.sensors, hours=args.hours)
+    spec = StreamSpec(
+        day=date.fromisoformat(args.day), seed=args.seed, sensors=args.sensors, hours=args.hours
+    )
     print(json.dumps(run_day(args.data_dir.resolve(), spec)))
     return 0
 

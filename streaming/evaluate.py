@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from streaming.flink_env import committed_files
+from streaming.files import committed_files
 
 GRACE = timedelta(minutes=15)
 INCIDENT_GAP = timedelta(minutes=30)

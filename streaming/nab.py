@@ -5,7 +5,7 @@
 The detector is one Flink SQL job over all series (partitioned by series, ordered by event time):
 - streaming statistics: per-point z-score against the last 288 points and a level-shift score (mean of the last
   12 points against the same long window), both as OVER-window aggregates;
-- CEP (MATCH_RECOGNIZE): a sustained deviation (3 points in a row beyond 3σ) and a flatline in a series that
+- CEP (MATCH_RECOGNIZE): a sustained deviation (3 points in a row beyond 3sigma) and a flatline in a series that
   used to move (12 identical values after a window with spread).
 Every point gets `anomaly_score` in [0, 1] (the strongest of the statistic, scaled, and a CEP hit = 1); an alarm
 is a score >= 0.5. Nothing here reads the labels before scoring: they are used only to write the `label`
@@ -97,7 +97,7 @@ def run_detector(replay_dir: Path, out: Path, options: FlinkOptions) -> None:
                                ROWS BETWEEN {SHORT_WINDOW - 1} PRECEDING AND CURRENT ROW) AS mean_short
         FROM stats_long
     """)
-    # A floor on σ relative to the level keeps a nearly constant series from turning noise into alarms.
+    # A floor on sigma relative to the level keeps a nearly constant series from turning noise into alarms.
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW scored AS
         SELECT series, event_time, original_ts, v, n, std_long,
@@ -197,7 +197,9 @@ def summarize(series: list[Series], out: Path, labels: dict) -> dict:
         "window_recall": round(sum(p["windows_detected"] for p in per_series) / total_windows, 3)
         if total_windows
         else None,
-        "false_positives_per_day": round(sum(p["false_positive_incidents"] for p in per_series) / total_days, 3),
+        "false_positives_per_day": round(
+            sum(p["false_positive_incidents"] for p in per_series) / total_days, 3
+        ),
         "median_delay_hours": round(statistics.median(delays), 2) if delays else None,
         "per_series": per_series,
     }
@@ -226,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     run_detector(
         out / "replay",
         out,
-        FlinkOptions(parallelism=args.parallelism, checkpoint_dir=out / "_checkpoints", checkpoint_interval_ms=2000),
+        FlinkOptions(
+            parallelism=args.parallelism, checkpoint_dir=out / "_checkpoints", checkpoint_interval_ms=2000
+        ),
     )
     seconds = time.perf_counter() - started
     summary = summarize(series, out, labels)

@@ -2,7 +2,7 @@
 
     raw lines ─┬─ bad → dead_letters (raw payload + reason)
                └─ good → dedup (event_id) → temporal join (sensor → store, as of event time) → calibrate (UDF)
-                     ├─ TUMBLE 1 min ─┬─ rolling z-score (pandas UDAF, over the last 30 windows) ─┐
+                     ├─ TUMBLE 1 min ─┬─ rolling z-score (OVER + pandas UDF, last 30 windows) ───┐
                      │                └─ MATCH_RECOGNIZE: compressor failure (sustained rise)     │
                      ├─ HOP 5 min / 1 min ────────────────────────────────────────────────────────┼→ windows
                      ├─ SESSION (door open, 30 s gap) ─────────────────────────────────────────────┘
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyflink.table import DataTypes, TableEnvironment
-from pyflink.table.udf import udaf, udf
+from pyflink.table.udf import udf
 
 from streaming.flink_env import FlinkOptions, table_env
 
@@ -55,15 +55,12 @@ def make_calibrate(offsets: dict[str, float]):
     return calibrate
 
 
-@udaf(result_type=DataTypes.DOUBLE(), func_type="pandas")
-def rolling_zscore(values):  # a pandas.Series: the window's rows, oldest first
-    """z-score of the newest value against the ones before it in the OVER window (vectorized, pandas)."""
-    if len(values) < 5:
-        return 0.0
-    history = values.iloc[:-1]
-    std = float(history.std(ddof=0))
-    # A perfectly flat history has no spread: report 0 rather than infinity; flatlines are a CEP rule.
-    return 0.0 if std < 1e-9 else float((values.iloc[-1] - history.mean()) / std)
+@udf(result_type=DataTypes.DOUBLE(), func_type="pandas")
+def zscore(value, mean, std):  # pandas.Series each: one Arrow batch of rows per call
+    """Vectorized z-score of a window's mean against the rolling mean/std of the windows before it."""
+    # A perfectly flat history has no spread: report 0 rather than infinity (flatlines are a CEP rule).
+    safe = std.where(std > 1e-9)
+    return ((value - mean) / safe).fillna(0.0)
 
 
 def _sources(t_env: TableEnvironment, cfg: SqlJobConfig) -> None:
@@ -147,9 +144,10 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig) -> None:
 
 
 def _windows_sql(cfg: SqlJobConfig) -> str:
+    # Rolling statistics are SQL OVER aggregates (incremental, in the JVM); the pandas UDF only does the
+    # arithmetic, a batch at a time. (A pandas UDAF over the same OVER window measured ~8 ms per row.)
     zscore = (
-        "rolling_zscore(temp_mean) OVER (PARTITION BY sensor_id ORDER BY window_time "
-        "ROWS BETWEEN 30 PRECEDING AND CURRENT ROW)"
+        "zscore(temp_mean, AVG(temp_mean) OVER w, STDDEV_POP(temp_mean) OVER w)"
         if cfg.pandas_udf
         else "CAST(NULL AS DOUBLE)"
     )
@@ -157,6 +155,7 @@ def _windows_sql(cfg: SqlJobConfig) -> str:
         SELECT sensor_id, store_id, 'tumble_1m' AS window_kind, window_start, window_end, events,
                temp_mean, temp_min, temp_max, door_open_events, {zscore} AS temp_zscore
         FROM tumble_1m
+        WINDOW w AS (PARTITION BY sensor_id ORDER BY window_time ROWS BETWEEN 30 PRECEDING AND CURRENT ROW)
         UNION ALL
         SELECT sensor_id, store_id, 'hop_5m_1m', window_start, window_end, COUNT(*), AVG(temp_c),
                MIN(temp_c), MAX(temp_c), SUM(door_open), CAST(NULL AS DOUBLE)
@@ -232,12 +231,17 @@ def _anomalies_sql() -> str:
     """
 
 
-def _sinks(t_env: TableEnvironment, out: Path) -> None:
+def _sinks(t_env: TableEnvironment, out: Path, live: bool) -> None:
+    # A row-format part file becomes visible when it rolls (then commits at the next checkpoint), not at every
+    # checkpoint: live mode rolls every 2 s so results show up within seconds.
+    rollover = "2 s" if live else "10 min"
+
     def fs(name: str, columns: str, fmt: str) -> None:
         t_env.execute_sql(f"""
             CREATE TABLE {name}_sink ({columns}) WITH (
                 'connector' = 'filesystem', 'path' = '{(out / name).resolve().as_uri()}', 'format' = '{fmt}',
-                'sink.rolling-policy.file-size' = '64MB', 'sink.rolling-policy.rollover-interval' = '10 min')
+                'sink.rolling-policy.file-size' = '64MB', 'sink.rolling-policy.rollover-interval' = '{rollover}',
+                'sink.rolling-policy.check-interval' = '1 s')
         """)
 
     fs(
@@ -271,10 +275,10 @@ def build(cfg: SqlJobConfig) -> TableEnvironment:
         offsets = json.loads(cfg.calibration.read_text())
         t_env.create_temporary_function("calibrate", make_calibrate(offsets))
     if cfg.pandas_udf:
-        t_env.create_temporary_function("rolling_zscore", rolling_zscore)
+        t_env.create_temporary_function("zscore", zscore)
     _sources(t_env, cfg)
     _events(t_env, cfg)
-    _sinks(t_env, cfg.out)
+    _sinks(t_env, cfg.out, cfg.live)
     return t_env
 
 
@@ -306,8 +310,9 @@ def run(cfg: SqlJobConfig) -> dict:
     started = time.perf_counter()
     result = statements.execute()
     job_id = str(result.get_job_client().get_job_id()) if result.get_job_client() else None
-    if not cfg.live:
-        result.wait()
+    # Always wait: in the local mini-cluster the job lives in this process's JVM, so returning would end an
+    # unbounded (live) job a moment after it started. A live job runs until it is cancelled or killed.
+    result.wait()
     return {"job_id": job_id, "seconds": round(time.perf_counter() - started, 2)}
 
 
@@ -320,7 +325,7 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
     parser.add_argument("--checkpoint-dir", type=Path, help="default: <out>/_checkpoints")
     parser.add_argument("--no-scalar-udf", action="store_true", help="skip the calibration UDF (benchmark)")
     parser.add_argument(
-        "--no-pandas-udf", action="store_true", help="skip the z-score pandas UDAF (benchmark)"
+        "--no-pandas-udf", action="store_true", help="skip the z-score pandas UDF (benchmark)"
     )
     parser.add_argument("--parts", default="windows,anomalies,dead_letters,state,latency")
     args = parser.parse_args(argv)
