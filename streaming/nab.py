@@ -3,8 +3,8 @@
     python -m streaming.nab --nab-dir <folder with data/<category>/<name>.csv and labels/combined_windows.json>
 
 The detector is one Flink SQL job over all series (partitioned by series, ordered by event time):
-- streaming statistics: per-point z-score against the last 288 points and a level-shift score (mean of the last
-  12 points against the same long window), both as OVER-window aggregates;
+- streaming statistics: per-point z-score of the step from the previous point against the steps of the last
+  288 points, and a level-shift score (mean of the last 12 points against the last 288), all OVER windows;
 - CEP (MATCH_RECOGNIZE): a sustained deviation (3 points in a row beyond 3sigma) and a flatline in a series that
   used to move (12 identical values after a window with spread).
 Every point gets `anomaly_score` in [0, 1] (the strongest of the statistic, scaled, and a CEP hit = 1); an alarm
@@ -79,15 +79,25 @@ def run_detector(replay_dir: Path, out: Path, options: FlinkOptions) -> None:
             event_time AS TO_TIMESTAMP(SPLIT_INDEX(line, ',', 1)),
             original_ts AS SPLIT_INDEX(line, ',', 2),
             v AS CAST(SPLIT_INDEX(line, ',', 3) AS DOUBLE),
-            WATERMARK FOR event_time AS event_time
+            -- The replay is in order, but series share timestamps: a watermark equal to the last row time
+            -- would make the next series' row at that same instant late (dropped by the OVER operator).
+            WATERMARK FOR event_time AS event_time - INTERVAL '1' SECOND
         ) WITH ('connector' = 'filesystem', 'path' = '{replay_dir.resolve().as_uri()}', 'format' = 'raw')
     """)
-    # One OVER window per query (a Flink rule): the long window first, the short one on top of it.
+    # One OVER window per query (a Flink rule): the step from the previous point first, then the long window
+    # (level and spread of values and of steps), then the short one on top of it.
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW steps AS
+        SELECT series, event_time, original_ts, v,
+            v - LAG(v, 1, v) OVER (PARTITION BY series ORDER BY event_time) AS step
+        FROM points
+    """)
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW stats_long AS
-        SELECT series, event_time, original_ts, v,
-            COUNT(v) OVER w AS n, AVG(v) OVER w AS mean_long, STDDEV_POP(v) OVER w AS std_long
-        FROM points
+        SELECT series, event_time, original_ts, v, step,
+            COUNT(v) OVER w AS n, AVG(v) OVER w AS mean_long, STDDEV_POP(v) OVER w AS std_long,
+            AVG(step) OVER w AS step_mean, STDDEV_POP(step) OVER w AS step_std
+        FROM steps
         WINDOW w AS (PARTITION BY series ORDER BY event_time
                      ROWS BETWEEN {LONG_WINDOW - 1} PRECEDING AND CURRENT ROW)
     """)
@@ -101,8 +111,10 @@ def run_detector(replay_dir: Path, out: Path, options: FlinkOptions) -> None:
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW scored AS
         SELECT series, event_time, original_ts, v, n, std_long,
+            -- A point's jump against the usual size of a step: seasonality moves slowly, a spike or a
+            -- level shift jumps. (Against the level itself, a daily cycle's spread hides a spike.)
             CASE WHEN n < {WARMUP} THEN 0.0
-                 ELSE ABS(v - mean_long) / GREATEST(std_long, 1e-3 * ABS(mean_long), 1e-9) END AS z,
+                 ELSE ABS(step - step_mean) / GREATEST(step_std, 1e-3 * ABS(mean_long), 1e-9) END AS z,
             CASE WHEN n < {WARMUP} THEN 0.0
                  ELSE ABS(mean_short - mean_long) / GREATEST(std_long, 1e-3 * ABS(mean_long), 1e-9) END AS z_shift
         FROM stats
@@ -178,6 +190,8 @@ def summarize(series: list[Series], out: Path, labels: dict) -> dict:
             {
                 "series": s.key,
                 "points": len(s.rows),
+                # Rows the job scored: fewer than points would mean rows dropped (e.g. as late).
+                "scored": sum(1 for ts, _ in s.rows if f"{ts:%Y-%m-%d %H:%M:%S}" in scores.get(s.key, {})),
                 "windows": len(windows),
                 "windows_detected": detected,
                 "false_positive_incidents": incidents,

@@ -41,7 +41,9 @@ def test_job_submitted_with_flink_run_is_exactly_once(cluster: StandaloneCluster
     assert (cluster.home / "log").is_dir() and any((cluster.home / "pid").iterdir())
 
 
-def test_taskmanager_killed_mid_job_recovers_on_a_replacement(cluster: StandaloneCluster, tmp_path: Path) -> None:
+def test_taskmanager_killed_mid_job_recovers_on_a_replacement(
+    cluster: StandaloneCluster, tmp_path: Path
+) -> None:
     generate(tmp_path / "input", hours=2, sensors=3, seed=22)
     out = tmp_path / "out"
     job = cluster.submit_async(
