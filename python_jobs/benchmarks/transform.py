@@ -11,12 +11,14 @@ data/bench/transform/), then, each tool on its own copy of that raw-only warehou
 Every command runs in a fresh process measured by python_jobs/benchmarks/measure.py (wall, CPU, peak RSS of the
 process tree), so start-up and project parsing count, as they do for a user.
 
-Backends: only DuckDB here. A backend is a name plus the environment/arguments that point both tools at its
-warehouse; another backend (PostgreSQL) adds a column by adding a `Backend`.
+Backends: DuckDB, and PostgreSQL (python_jobs/postgres/bench.py: a throwaway server, one fresh database per
+tool filled by the project's loader). A backend is a name plus the environment/arguments that point both tools
+at its warehouse.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -175,7 +177,7 @@ def bench_scale(settings: Settings, days: int, backend: Backend) -> list[Row]:
         else:
             # `sqlmesh run` has no --execution-time: the pipeline's step pins the clock through the Python API.
             runner.run("sqlmesh", label(d), [sys.executable, "-m", "python_jobs.sqlmesh_step", d.isoformat(),
-                       *(["--warehouse", str(work / "sqlmesh" / "warehouse.duckdb")] if backend is DUCKDB else [])],
+                       *(["--warehouse", str(work / "sqlmesh" / "warehouse.duckdb")] if backend is DUCKDB else list(backend.sqlmesh_args))],
                        REPO_ROOT)  # fmt: skip
     last = execution_time_for(dates[-1]).isoformat(sep=" ")
     result = runner.sqlmesh(
@@ -191,6 +193,10 @@ def bench_scale(settings: Settings, days: int, backend: Backend) -> list[Row]:
         raise RuntimeError(f"the SQLMesh full refresh did not rebuild fct_orders:\n{full.output[-2000:]}")
     if backend is DUCKDB:
         check_same_marts(work / "dbt" / "warehouse.duckdb", work / "sqlmesh" / "warehouse.duckdb")
+    elif backend.name == "postgres":
+        from python_jobs.postgres.bench import check_same_marts_postgres
+
+        check_same_marts_postgres(backend.env(work / "dbt"), backend.env(work / "sqlmesh"))
     return runner.rows
 
 
@@ -247,7 +253,9 @@ def ratios(rows: list[Row], days: int) -> list[str]:
 def main(
     scales: Annotated[str, typer.Option(help="Comma-separated scale factors.")] = "1,10",
     days: Annotated[int, typer.Option(help="Simulated days per scale (>= 2).")] = 3,
-    backends: Annotated[str, typer.Option(help=f"Comma-separated, of: {', '.join(BACKENDS)}.")] = "duckdb",
+    backends: Annotated[
+        str, typer.Option(help=f"Comma-separated, of: {', '.join([*BACKENDS, 'postgres'])}.")
+    ] = "duckdb,postgres",
     data_dir: Annotated[Path | None, typer.Option(help="Folder (default <data>/bench/transform).")] = None,
 ) -> None:
     """Measure dbt and SQLMesh day by day, a no-change plan and a full refresh, per scale and backend."""
@@ -258,13 +266,22 @@ def main(
     settings = load_settings()
     root = (data_dir or settings.data_dir / "bench" / "transform").resolve()
     rows: list[Row] = []
-    for scale in (float(s) for s in scales.split(",")):
-        folder = root / f"scale-{scale:g}-seed-{settings.seed}"
-        scaled = settings.with_(
-            data_dir=folder, warehouse_path=folder / "raw" / "warehouse.duckdb", scale=scale
-        )
-        for name in backends.split(","):
-            rows.extend(bench_scale(scaled, days, BACKENDS[name]))
+    names = backends.split(",")
+    with contextlib.ExitStack() as stack:
+        available = dict(BACKENDS)
+        if "postgres" in names:
+            # A throwaway server for the whole run (python_jobs/postgres), durable like the DuckDB file: fsync on.
+            from python_jobs.postgres.bench import postgres_backend
+            from python_jobs.postgres.server import throwaway_postgres
+
+            available["postgres"] = postgres_backend(stack.enter_context(throwaway_postgres(durable=True)))
+        for scale in (float(s) for s in scales.split(",")):
+            folder = root / f"scale-{scale:g}-seed-{settings.seed}"
+            scaled = settings.with_(
+                data_dir=folder, warehouse_path=folder / "raw" / "warehouse.duckdb", scale=scale
+            )
+            for name in names:
+                rows.extend(bench_scale(scaled, days, available[name]))
     console.print(results_table(rows))
     console.print(
         f"after each scale, dbt's and SQLMesh's marts were checked equal ({', '.join(SHARED_MARTS)})"
