@@ -26,6 +26,7 @@ VARIANTS = {
     "full job without the pandas UDF": ["--no-pandas-udf"],
     "full job without the scalar UDF": ["--no-scalar-udf"],
     "full job without Python UDFs": ["--no-scalar-udf", "--no-pandas-udf"],
+    "full job, periodic watermarks (200 ms)": ["--watermark-interval-ms", "200"],
     "windows only, no Python UDF": ["--parts", "windows", "--no-scalar-udf", "--no-pandas-udf"],
     "windows only, scalar UDF": ["--parts", "windows", "--no-pandas-udf"],
 }
@@ -48,8 +49,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{i}/{len(VARIANTS)}] {name} ...", file=sys.stderr, flush=True)
             out = work / f"out-{i}"
             proc = subprocess.run(
-                [sys.executable, "-m", "streaming.sql_job", "--input", str(work / "input"), "--out", str(out)]
-                + ["--parallelism", str(args.parallelism), *flags],
+                [
+                    sys.executable,
+                    "-m",
+                    "streaming.sql_job",
+                    "--input",
+                    str(work / "input"),
+                    "--out",
+                    str(out),
+                    "--parallelism",
+                    str(args.parallelism),
+                    *flags,
+                ],
                 cwd=REPO_ROOT,
                 env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
                 capture_output=True,

@@ -328,6 +328,12 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
         "--no-pandas-udf", action="store_true", help="skip the z-score pandas UDF (benchmark)"
     )
     parser.add_argument("--parts", default="windows,anomalies,dead_letters,state,latency")
+    parser.add_argument(
+        "--watermark-interval-ms",
+        type=int,
+        default=0,
+        help="0 = a watermark per record (exact lateness, the default); >0 = periodic (faster, lags in replays)",
+    )
     args = parser.parse_args(argv)
     return SqlJobConfig(
         events=args.input / "events",
@@ -339,7 +345,14 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
         pandas_udf=not args.no_pandas_udf,
         parts=tuple(p for p in args.parts.split(",") if p),
         options=FlinkOptions(
-            parallelism=args.parallelism, checkpoint_dir=args.checkpoint_dir or args.out / "_checkpoints"
+            parallelism=args.parallelism,
+            checkpoint_dir=args.checkpoint_dir or args.out / "_checkpoints",
+            per_event_watermarks=args.watermark_interval_ms == 0,
+            extra=(
+                {"pipeline.auto-watermark-interval": f"{args.watermark_interval_ms} ms"}
+                if args.watermark_interval_ms
+                else {}
+            ),
         ),
     )
 
