@@ -12,20 +12,17 @@ import pytest
 from python_jobs.batch.canonical import summarise_all
 from python_jobs.batch.semantics import landing_days
 from python_jobs.batch.spark_cluster import standalone_cluster
-from python_jobs.batch.spark_job import root, run_day
-from python_jobs.batch.testing import copy_landing, generate, make_settings, session, spark_settings
+from python_jobs.batch.spark_job import root
+from python_jobs.batch.testing import copy_landing, reference_run
 from python_jobs.config import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
 
 def test_standalone_cluster_output_equals_local(tmp_path: Path) -> None:
-    local = generate(make_settings(tmp_path / "local", bad_share=0.01), days=2)
+    local = reference_run()  # the job run in-process on local[2] (shared with the other batch tests)
     remote = copy_landing(local, tmp_path / "remote")
     days = landing_days(local.landing_dir)
-    spark = session()
-    for day in days:
-        run_day(spark, local, spark_settings(local.data_dir), day, log=lambda _: None)
     with standalone_cluster(tmp_path / "cluster", cores=2, memory="1g") as cluster:
         env = {
             **cluster.env,

@@ -18,7 +18,7 @@ from python_jobs.batch.canonical import summarise_all
 from python_jobs.batch.semantics import landing_days
 from python_jobs.batch.spark_checkpoint import running_customer_state
 from python_jobs.batch.spark_job import root, run_day
-from python_jobs.batch.testing import copy_landing, generate, make_settings, session, spark_settings
+from python_jobs.batch.testing import copy_landing, reference_run, session, spark_settings
 from python_jobs.config import REPO_ROOT, Settings
 
 
@@ -28,20 +28,20 @@ def spark():
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return generate(make_settings(tmp_path_factory.mktemp("landing"), bad_share=0.01))
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(landing: Settings, tmp_path_factory: pytest.TempPathFactory, spark) -> Settings:
-    settings = copy_landing(landing, tmp_path_factory.mktemp("uninterrupted"))
-    for day in landing_days(settings.landing_dir):
-        run_day(spark, settings, spark_settings(settings.data_dir), day, log=lambda _: None)
-    return settings
+def uninterrupted(spark) -> Settings:
+    """One uninterrupted run over the same landing data (shared with the other batch tests; read-only)."""
+    return reference_run()
 
 
 def _outputs(settings: Settings) -> dict:
     return summarise_all(root(settings))
+
+
+def _files(settings: Settings, table: str) -> dict[str, set[str]]:
+    """Visible files per partition; Spark names files after the writing job, so a rewrite changes the names."""
+    return {
+        p.name: {f.name for f in p.glob("*.parquet")} for p in sorted((root(settings) / table).glob("day=*"))
+    }
 
 
 def _no_leftovers(settings: Settings) -> None:
@@ -49,40 +49,14 @@ def _no_leftovers(settings: Settings) -> None:
     assert not list(base.rglob(".spark-staging-*")) and not list(base.rglob("_temporary"))
 
 
-def test_injected_task_failure_commits_nothing_and_rerun_matches(
-    landing: Settings, uninterrupted: Settings, tmp_path: Path, spark
-) -> None:
-    settings = copy_landing(landing, tmp_path)
-    days = landing_days(settings.landing_dir)
-    run_day(spark, settings, spark_settings(settings.data_dir), days[0], log=lambda _: None)
-    faulty = spark_settings(settings.data_dir, fail_at=f"task:store_daily:{days[1]}")
-    with pytest.raises(Exception, match="fault injected"):
-        run_day(spark, settings, faulty, days[1], log=lambda _: None)
-    # product_daily of day 2 was committed before the failure; store_daily's day-2 partition never became visible.
-    assert (root(settings) / "product_daily" / f"day={days[1]}").exists()
-    assert not (root(settings) / "store_daily" / f"day={days[1]}").exists()
-    assert not (root(settings) / "_done" / f"day-{days[1]}.json").exists()
-    first_marker = (root(settings) / "_done" / f"day-{days[0]}.json").stat().st_mtime_ns
-    for day in days:
-        run_day(spark, settings, spark_settings(settings.data_dir), day, log=lambda _: None)
-    assert (
-        root(settings) / "_done" / f"day-{days[0]}.json"
-    ).stat().st_mtime_ns == first_marker  # not recomputed
-    _no_leftovers(settings)
-    assert _outputs(settings) == _outputs(uninterrupted)
-
-
-def test_kill_9_of_the_driver_then_rerun_gives_the_same_output(
-    landing: Settings, uninterrupted: Settings, tmp_path: Path, spark
-) -> None:
-    settings = copy_landing(landing, tmp_path)
-    days = landing_days(settings.landing_dir)
+def _kill_9_after_first_day(settings: Settings, days: list, events: Path) -> None:
+    """Run the job as the pipeline does (its own driver process) and kill -9 it while it works on day 2."""
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
         "GROCERY_SPARK_MASTER": "local[2]",
         "GROCERY_SPARK_SHUFFLE_PARTITIONS": "2",
-        "GROCERY_SPARK_EVENT_LOG_DIR": str(tmp_path / "events"),
+        "GROCERY_SPARK_EVENT_LOG_DIR": str(events),
     }
     command = [sys.executable, "-m", "python_jobs.batch", "spark-run", "--through", days[-1].isoformat()]
     proc = subprocess.Popen(
@@ -95,11 +69,11 @@ def test_kill_9_of_the_driver_then_rerun_gives_the_same_output(
     )
     first_done = root(settings) / "_done" / f"day-{days[0]}.json"
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 300
         while not first_done.exists():
             assert proc.poll() is None, "the job ended before it could be killed"
             assert time.monotonic() < deadline, "day 1 never finished"
-            time.sleep(0.2)
+            time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGKILL)  # mid-run: day 2 is being staged or written
         proc.wait(timeout=30)
     finally:
@@ -107,20 +81,54 @@ def test_kill_9_of_the_driver_then_rerun_gives_the_same_output(
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     assert not (root(settings) / "_done" / f"day-{days[-1]}.json").exists()
+
+
+def test_kill_9_then_injected_task_failure_then_rerun_gives_the_same_output(
+    uninterrupted: Settings, tmp_path: Path, spark
+) -> None:
+    """Two crashes on the same data, then a plain re-run: the outputs equal the uninterrupted run's.
+
+    1. kill -9 of the driver process (and its JVM) once day 1 is complete: nothing is cleaned up, no marker.
+    2. In that half-written folder, a write task of store_daily fails on day 2: Spark aborts the job, so
+       none of its files become visible (store_daily is exactly as before), while product_daily, written
+       before it, was committed.
+    3. A re-run of every day skips day 1 (its marker stands) and repairs day 2.
+    """
+    settings = copy_landing(uninterrupted, tmp_path)
+    days = landing_days(settings.landing_dir)
+    assert len(days) >= 2
+    _kill_9_after_first_day(settings, days, tmp_path / "events")
+    first_done = root(settings) / "_done" / f"day-{days[0]}.json"
     stamp = first_done.stat().st_mtime_ns
+
+    last = f"day={days[-1]}"
+    store_before, product_before = _files(settings, "store_daily"), _files(settings, "product_daily")
+    faulty = spark_settings(settings.data_dir, fail_at=f"task:store_daily:{days[-1]}")
+    with pytest.raises(Exception, match="fault injected"):
+        run_day(spark, settings, faulty, days[-1], log=lambda _: None)
+    assert _files(settings, "store_daily") == store_before  # the aborted write left no visible file
+    product_after = _files(settings, "product_daily")
+    assert product_after[last] and product_after[last] != product_before.get(
+        last
+    )  # committed before the fault
+    assert not (root(settings) / "_done" / f"day-{days[-1]}.json").exists()
+
     for day in days:
         run_day(spark, settings, spark_settings(settings.data_dir), day, log=lambda _: None)
     assert first_done.stat().st_mtime_ns == stamp  # the completed day was not recomputed
+    assert (root(settings) / "_done" / f"day-{days[-1]}.json").exists()
     _no_leftovers(settings)
     assert _outputs(settings) == _outputs(uninterrupted)
 
 
 def test_checkpoint_truncates_the_lineage(uninterrupted: Settings, tmp_path: Path, spark) -> None:
     staged = root(uninterrupted) / "staged" / "orders"
+    days = len(list(staged.glob("day=*")))
+    assert days >= 2
     plain = running_customer_state(spark, staged, tmp_path / "cp-none")
-    cut = running_customer_state(spark, staged, tmp_path / "cp", checkpoint_every=3)
+    cut = running_customer_state(spark, staged, tmp_path / "cp", checkpoint_every=days)
     scans = plain.before.split("== Optimized Logical Plan ==")[1].count("Relation [")
-    assert scans >= 3  # one scan of the staged files per folded day
+    assert scans >= days  # one scan of the staged files per folded day
     optimized_after = cut.after.split("== Optimized Logical Plan ==")[1]
     assert "Relation [" not in optimized_after and "LogicalRDD" in optimized_after
     assert "Relation [" in cut.before
