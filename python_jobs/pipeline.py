@@ -122,7 +122,10 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
         ),
         Step(
             "load batch",
-            [py, "-m", "python_jobs.batch", "load", "--day", when.isoformat(), *common, "--warehouse", str(warehouse)],
+            [
+                *(py, "-m", "python_jobs.batch", "load", "--day", when.isoformat()),
+                *(*common, "--warehouse", str(warehouse)),
+            ],
         ),
         Step(
             "dbt build",
