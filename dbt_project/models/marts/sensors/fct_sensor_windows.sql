@@ -1,7 +1,7 @@
 -- One row per sensor, store and window: the cold-chain temperature facts analysts chart.
 -- A sensor that moved store mid-window has one row per store (the stream-table join is as of event time).
 select
-    {{ surrogate_key(['sensor_id', 'store_id', 'window_kind', 'window_start']) }} as window_sk,
+    {{ surrogate_key(['sensor_id', 'store_id', 'window_kind', 'window_start', 'loaded_on']) }} as window_sk,
     sensor_id,
     store_id,
     window_kind,
