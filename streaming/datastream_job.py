@@ -205,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throttle-ms", type=float, default=0.0, help="sleep per event (crash tests)")
     parser.add_argument("--silent-minutes", type=int, default=10)
     parser.add_argument("--bundle-size", type=int, default=50)
+    parser.add_argument(
+        "--unaligned",
+        action="store_true",
+        help="unaligned checkpoints (complete under backpressure; a restart from one hung here, see docs)",
+    )
     args = parser.parse_args(argv)
     cfg = DsJobConfig(
         input=args.input,
@@ -221,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             restart_attempts=args.restart_attempts,
             bundle_size=args.bundle_size,
             bundle_time_ms=50,
-            unaligned=True,
+            unaligned=args.unaligned,
         ),
     )
     print(json.dumps(run(cfg)))

@@ -36,6 +36,7 @@ class FlinkOptions:
     per_event_watermarks: bool = True
     # Unaligned barriers overtake buffered records: under backpressure (the DataStream job's slow Python
     # operators) an aligned checkpoint waits behind every buffered event and completes only at the end.
+    # Off by default: an in-process restart from an unaligned checkpoint stalled once here (docs/streaming.md).
     unaligned: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -49,7 +49,7 @@ def test_taskmanager_killed_mid_job_recovers_on_a_replacement(
     job = cluster.submit_async(
         JOB,
         *("--input", str(tmp_path / "input"), "--out", str(out)),
-        *("--throttle-ms", "8", "--checkpoint-interval-ms", "500", "--restart-attempts", "10"),
+        *("--throttle-ms", "8", "--checkpoint-interval-ms", "500", "--restart-attempts", "10", "--unaligned"),
     )
     try:
         deadline = time.monotonic() + 180

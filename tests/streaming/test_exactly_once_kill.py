@@ -29,6 +29,7 @@ def test_kill_9_and_resume_from_checkpoint_loses_and_repeats_nothing(tmp_path: P
         str(out),
         "--checkpoint-interval-ms",
         "500",
+        "--unaligned",
     ]
     # Throttled so the job is still running when it is killed; its own session so kill -9 reaches the JVM
     # and the Python worker too (a real crash takes the whole tree).
