@@ -487,6 +487,15 @@ def test_every_model_and_column_is_documented(warehouse: Path) -> None:
                 "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
                 [node["schema"], name],
             ).fetchall()
+            if not columns and node["resource_type"] == "source":
+                # Sources fed by optional engine steps (Flink, Spark) are absent from this hand-made warehouse:
+                # check the columns their YAML declares instead.
+                missing += [
+                    f"{node['unique_id']}.{c}"
+                    for c, col in node["columns"].items()
+                    if not col.get("description")
+                ]
+                continue
             assert columns, f"{node['unique_id']} not found in the warehouse"
             missing += [
                 f"{node['unique_id']}.{c}"
