@@ -68,3 +68,33 @@ def test_output_cli_skips_markers_and_loads_a_folder(settings: Settings) -> None
         str(settings.data_dir),
     )
     assert _rows(settings, "SELECT count(*), min(_load_date) FROM raw.spark_like") == [(5, None)]
+
+
+def test_engine_part_files_load_identically_whatever_their_names_and_split(settings: Settings) -> None:
+    """Two runs of an engine write the same rows under other part-file names and another split: same raw rows,
+    same manifest (lineage is the output folder, the checksum is over rows, not file bytes)."""
+    seen = []
+    for run, splits in (("3f2a", [(0, 10)]), ("9c1e", [(6, 10), (0, 6)])):
+        out = settings.data_dir / "outputs" / "engine" / "day=2026-01-05"
+        for old in out.glob("*"):
+            old.unlink()
+        for i, (lo, hi) in enumerate(splits):
+            _write_parquet(
+                out / f"part-{i:05d}-{run}-c000.snappy.parquet",
+                f"SELECT range AS k, range * 0.5 AS v FROM range({lo}, {hi}) ORDER BY random()",
+            )
+        load_output(settings, "engine_out", sorted(out.glob("*.parquet")), load_date=date(2026, 1, 5))
+        seen.append(
+            (
+                _rows(settings, "SELECT * FROM raw.engine_out ORDER BY k"),
+                _rows(
+                    settings,
+                    "SELECT sha256, rows_loaded FROM ingest.load_manifest WHERE source = 'engine_out'",
+                ),
+            )
+        )
+    assert seen[0] == seen[1]
+    rows, manifest = seen[0]
+    assert {r[-1] for r in rows} == {"outputs/engine/day=2026-01-05"}
+    assert "filename" not in _rows(settings, "SELECT list(column_name) FROM (DESCRIBE raw.engine_out)")[0][0]
+    assert manifest[0][1] == 10

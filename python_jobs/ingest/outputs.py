@@ -7,12 +7,17 @@ whole table), adds lineage columns, reconciles the row count and records a manif
 Contract for a job's output: one logical table per folder, the same columns in every file; a re-run of a day
 replaces that day. Bad input rows are the engine's business: it routes them to its own quarantine output, which
 is loaded like any other output (e.g. into `ingest.quarantine` via `load_quarantine`).
+
+Lineage and determinism: running the same job twice must load identical rows. Engines name their part files
+with a per-run id (Spark `part-00000-<job uuid>.c000.snappy.parquet`, Flink `part-<uuid>-<subtask>-<n>`) and
+choose how rows are split between files, so for a `part-*` file `_source_file` is its committed output folder
+(relative to the data folder), and the manifest's checksum is a SHA-256 over the loaded rows in sorted order
+per lineage value, not over the files' bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -32,6 +37,8 @@ _READERS = {
     "json": "read_json_auto({files}, format = 'newline_delimited', union_by_name = true)",
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# Part files named by the engine, with a per-run id in the name.
+_PART_FILE = r"/part-[^/]*$"
 
 
 class OutputSchemaError(Exception):
@@ -67,9 +74,10 @@ def load_output(
     source = _READERS[fmt].format(files=_file_list(files))
     day = f"DATE '{load_date.isoformat()}'" if load_date else "CAST(NULL AS DATE)"
     landing = settings.data_dir.resolve()
+    relative = f"replace(filename, '{landing.as_posix()}/', '')"
     select = (
-        f"SELECT *, {day} AS _load_date, "
-        f"replace(filename, '{landing.as_posix()}/', '') AS _source_file FROM "
+        f"SELECT * EXCLUDE (filename), {day} AS _load_date, "
+        f"regexp_replace({relative}, '{_PART_FILE}', '') AS _source_file FROM "
         + source.replace(")", ", filename = true)", 1)
     )
     con = connect(settings.warehouse_path)
@@ -107,7 +115,7 @@ def load_output(
                 sum(f.stat().st_size for f in files),
                 read,
                 loaded,
-                json.dumps({_relative(f, landing): _sha256(f) for f in files}, sort_keys=True),
+                json.dumps(_row_digests(con, table, where), sort_keys=True),
                 datetime.combine(manifest_day + timedelta(days=1), time()),
             ],
         )
@@ -121,16 +129,13 @@ def load_output(
         con.close()
 
 
-def _relative(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _row_digests(con: duckdb.DuckDBPyConnection, table: str, where: str) -> dict[str, str]:
+    """`_source_file` → SHA-256 of its loaded rows' text in sorted order: independent of file layout."""
+    rows = con.execute(
+        f"SELECT _source_file, sha256(string_agg(CAST(t AS VARCHAR), chr(10) ORDER BY CAST(t AS VARCHAR))) "
+        f"FROM raw.{table} AS t WHERE {where} GROUP BY 1"
+    ).fetchall()
+    return {name: digest for name, digest in rows}
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, table: str, select: str) -> None:
