@@ -153,5 +153,10 @@ def compute(facts: DataFrame, as_of: date, from_date: date | None = None) -> dic
 
 def write_partitioned(df: DataFrame, path: str) -> None:
     """Dynamic partition overwrite: only the `day` folders present in `df` are replaced, each atomically by
-    Spark's output committer (files go to a staging folder and are moved in when the job commits)."""
-    df.repartition("day").write.mode("overwrite").partitionBy("day").parquet(path)
+    Spark's output committer (files go to a staging folder and are moved in when the job commits).
+
+    One task per day, rows sorted inside it: a shuffle delivers rows in arrival order, so without the sort two
+    runs write the same rows in another order and the files' bytes (and sizes) differ."""
+    df.repartition("day").sortWithinPartitions(*df.columns).write.mode("overwrite").partitionBy(
+        "day"
+    ).parquet(path)
