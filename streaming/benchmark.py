@@ -1,9 +1,12 @@
-"""Throughput of the SQL path and the cost of each Python UDF, on one generated day (a benchmark, not a test).
+"""Throughput of the SQL path and the cost of each Python UDF, on generated days (a benchmark, not a test).
 
-    python -m streaming.benchmark --sensors 12 --hours 24 [--parallelism 2]
+    python -m streaming.benchmark --sensors 48 --hours 24 [--variants full,goal,...] [--out results.json]
 
-Each variant is a fresh process (JVM start excluded: the figure is job time, submit to finish). The machine's
-load average is printed with every row: on a shared machine the figures are only comparable within one run.
+Every variant runs twice, each time in a fresh process: on the first half of the day and on the whole day.
+A job's time (submit to finish) includes a fixed cost (JVM already up, but planning, Python workers, the final
+checkpoint) that a short replay would mistake for slowness, so the figure that counts is the marginal rate:
+(events of the whole day - events of the half) / (time of the whole day - time of the half). The machine's
+load average is printed with every row: on a busy machine figures are only comparable within one run.
 """
 
 from __future__ import annotations
@@ -15,94 +18,144 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 from python_jobs.config import REPO_ROOT
 from streaming.generator import StreamSpec, generate, write_replay
 
-VARIANTS = {
-    "full job (windows + CEP + join + DLQ + view + UDFs)": [],
-    "full job without the pandas UDF": ["--no-pandas-udf"],
-    "full job without the scalar UDF": ["--no-scalar-udf"],
-    "full job without Python UDFs": ["--no-scalar-udf", "--no-pandas-udf"],
-    "full job, periodic watermarks (200 ms)": ["--watermark-interval-ms", "200"],
-    "windows only, no Python UDF": ["--parts", "windows", "--no-scalar-udf", "--no-pandas-udf"],
-    "windows only, scalar UDF": ["--parts", "windows", "--no-pandas-udf"],
+NO_UDF = ["--no-scalar-udf", "--no-pandas-udf"]
+GOAL_PARTS = ["--parts", "windows,anomalies,dead_letters"]
+# name → (description, sql_job flags)
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    "full": ("full job: windows + CEP + join + DLQ + view + latency probe, both UDFs", []),
+    "goal": ("windows + CEP + join + DLQ (the goal's SQL path), both UDFs", GOAL_PARTS),
+    "goal-no-udf": ("windows + CEP + join + DLQ, no Python UDF", [*GOAL_PARTS, *NO_UDF]),
+    "no-pandas-udf": ("full job without the pandas UDF", ["--no-pandas-udf"]),
+    "no-scalar-udf": ("full job without the scalar UDF", ["--no-scalar-udf"]),
+    "no-udf": ("full job without Python UDFs", NO_UDF),
+    "udf-per-event": ("full job, calibration UDF on every reading", ["--calibrate-on", "events"]),
+    "periodic-watermarks": ("full job, periodic watermarks (200 ms)", ["--watermark-interval-ms", "200"]),
+    "windows-no-udf": ("windows only, no Python UDF", ["--parts", "windows", *NO_UDF]),
+    "windows-scalar-udf": (
+        "windows only, scalar UDF on the windows",
+        ["--parts", "windows", "--no-pandas-udf"],
+    ),
+    "windows-udf-per-event": (
+        "windows only, scalar UDF on every reading",
+        ["--parts", "windows", "--no-pandas-udf", "--calibrate-on", "events"],
+    ),
 }
+# (ratio name, variant with the UDF, variant without it)
+RATIOS = [
+    ("scalar UDF on windows (windows only)", "windows-scalar-udf", "windows-no-udf"),
+    ("scalar UDF on every reading (windows only)", "windows-udf-per-event", "windows-no-udf"),
+    ("scalar UDF (full job)", "full", "no-scalar-udf"),
+    ("pandas UDF (full job)", "full", "no-pandas-udf"),
+    ("both UDFs (full job)", "full", "no-udf"),
+    ("UDF on every reading vs on windows (full job)", "udf-per-event", "full"),
+]
+
+
+def _run_job(input_dir: Path, out: Path, parallelism: int, flags: list[str]) -> float:
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "streaming.sql_job", "--input", str(input_dir), "--out", str(out)),
+            *("--parallelism", str(parallelism), *flags),
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-3000:])
+    shutil.rmtree(out, ignore_errors=True)
+    return float(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="streaming.benchmark", description=__doc__.split("\n")[0])
-    parser.add_argument("--sensors", type=int, default=12)
-    parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--sensors", type=int, default=48)
+    parser.add_argument("--hours", type=float, default=24.0, help="the whole day; the half is hours / 2")
     parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"comma-separated: {', '.join(VARIANTS)}"
+    )
     parser.add_argument("--out", type=Path, help="JSON results (default: print only)")
     args = parser.parse_args(argv)
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {list(VARIANTS)}")
     work = Path(tempfile.mkdtemp(prefix="stream-bench-"))
     try:
-        stream = generate(StreamSpec(day=date(2026, 1, 5), sensors=args.sensors, hours=args.hours))
-        write_replay(stream, work / "input")
-        lines = len(stream.lines)
+        spec = StreamSpec(day=date(2026, 1, 5), sensors=args.sensors, hours=args.hours)
+        inputs = {}
+        for label, hours in (("half", args.hours / 2), ("whole", args.hours)):
+            stream = generate(replace(spec, hours=hours))
+            write_replay(stream, work / label)
+            inputs[label] = (work / label, len(stream.lines))
+        (_, half_lines), (_, whole_lines) = inputs["half"], inputs["whole"]
+        print(f"input: {half_lines:,} and {whole_lines:,} lines, {args.sensors} sensors", file=sys.stderr)
         results = []
-        for i, (name, flags) in enumerate(VARIANTS.items(), 1):
-            print(f"[{i}/{len(VARIANTS)}] {name} ...", file=sys.stderr, flush=True)
-            out = work / f"out-{i}"
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "streaming.sql_job",
-                    "--input",
-                    str(work / "input"),
-                    "--out",
-                    str(out),
-                    "--parallelism",
-                    str(args.parallelism),
-                    *flags,
-                ],
-                cwd=REPO_ROOT,
-                env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-                capture_output=True,
-                text=True,
-            )
-            if proc.returncode != 0:
-                raise SystemExit(proc.stderr[-3000:])
-            seconds = json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+        for i, name in enumerate(names, 1):
+            description, flags = VARIANTS[name]
+            print(f"[{i}/{len(names)}] {description} ...", file=sys.stderr, flush=True)
+            started = time.monotonic()
+            seconds = {
+                label: _run_job(folder, work / f"out-{name}-{label}", args.parallelism, flags)
+                for label, (folder, _) in inputs.items()
+            }
+            marginal = (whole_lines - half_lines) / max(seconds["whole"] - seconds["half"], 1e-3)
             results.append(
                 {
                     "variant": name,
-                    "lines": lines,
-                    "seconds": seconds,
-                    "events_per_s": round(lines / seconds),
+                    "description": description,
+                    "lines": whole_lines,
+                    "job_seconds": seconds["whole"],
+                    "job_seconds_half": seconds["half"],
+                    "events_per_s_whole_job": round(whole_lines / seconds["whole"]),
+                    "events_per_s_marginal": round(marginal),
                     "load_average_1m": round(os.getloadavg()[0], 2),
+                    "wall_seconds_both_runs": round(time.monotonic() - started, 1),
                 }
             )
             print(json.dumps(results[-1]), flush=True)
-            shutil.rmtree(out, ignore_errors=True)
-        base = {r["variant"]: r["seconds"] for r in results}
+        by_name = {r["variant"]: r for r in results}
         ratios = {
-            "scalar UDF (windows only)": round(
-                base["windows only, scalar UDF"] / base["windows only, no Python UDF"], 2
-            ),
-            "both UDFs (full job)": round(
-                base["full job (windows + CEP + join + DLQ + view + UDFs)"]
-                / base["full job without Python UDFs"],
-                2,
-            ),
-            "pandas UDF (full job)": round(
-                base["full job (windows + CEP + join + DLQ + view + UDFs)"]
-                / base["full job without the pandas UDF"],
-                2,
-            ),
+            label: round(
+                by_name[with_udf]["events_per_s_marginal"] / by_name[without]["events_per_s_marginal"], 2
+            )
+            for label, with_udf, without in RATIOS
+            if with_udf in by_name and without in by_name
         }
-        print(json.dumps({"time_ratio_with_udf": ratios, "cpus": os.cpu_count()}))
+        summary = {"throughput_ratio_with_vs_without": ratios, "cpus": os.cpu_count()}
+        print(json.dumps(summary))
+        print(_markdown(results, ratios), file=sys.stderr)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps({"results": results, "time_ratio_with_udf": ratios}, indent=2))
+            args.out.write_text(json.dumps({"results": results, **summary}, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _markdown(results: list[dict], ratios: dict[str, float]) -> str:
+    lines = [
+        "| variant | job s (half / whole day) | events/s whole job | events/s marginal | load avg |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['description']} | {r['job_seconds_half']:.1f} / {r['job_seconds']:.1f} | "
+        f"{r['events_per_s_whole_job']:,} | {r['events_per_s_marginal']:,} | {r['load_average_1m']} |"
+        for r in results
+    ]
+    lines += ["", "| UDF | throughput with / without |", "|---|---:|"]
+    lines += [f"| {name} | {value} |" for name, value in ratios.items()]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
