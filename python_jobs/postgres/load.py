@@ -81,6 +81,10 @@ def load_schemas(warehouse: Path, dsn: str, schemas: tuple[str, ...] = ("raw",))
                 raise RuntimeError(f"{schema}.{table}: copied {copied} rows of {expected}; rolling back")
             copies.append(TableCopy(schema, table, int(copied)))
         con.execute("COMMIT")
+        # Statistics now rather than whenever autovacuum gets to it: the builds read these tables right away,
+        # and PostgreSQL plans their joins from statistics (the scale-10 finding in docs/postgres.md).
+        for copy in copies:
+            con.execute(f"CALL postgres_execute('{POSTGRES}', 'ANALYZE \"{copy.schema}\".\"{copy.table}\"')")
         return copies
     except BaseException:
         with contextlib.suppress(duckdb.Error):

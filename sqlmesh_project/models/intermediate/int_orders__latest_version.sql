@@ -78,4 +78,7 @@ SELECT
   CAST(source_line AS BIGINT) AS last_source_line
 FROM ranked
 WHERE
-  version_rank = 1
+  version_rank = 1;
+
+-- Read by a later model in the same run: PostgreSQL needs its statistics now (macros/planner.py).
+@analyze_on_postgres()

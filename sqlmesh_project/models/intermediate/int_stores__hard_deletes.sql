@@ -27,4 +27,7 @@ INNER JOIN presence AS seen
   ON seen.loaded_on = extract_days.previous_loaded_on
 LEFT JOIN presence AS still_there
   ON still_there.store_id = seen.store_id AND still_there.loaded_on = extract_days.loaded_on
-WHERE still_there.store_id IS NULL
+WHERE still_there.store_id IS NULL;
+
+-- Read by a later model in the same run: PostgreSQL needs its statistics now (macros/planner.py).
+@analyze_on_postgres()

@@ -57,4 +57,7 @@ FROM versions
 LEFT JOIN hard_deletes
   ON hard_deletes.customer_id = versions.customer_id
   AND versions.valid_to <> @high_date
-  AND hard_deletes.deleted_on = @scd2_closing_day(versions.valid_to)
+  AND hard_deletes.deleted_on = @scd2_closing_day(versions.valid_to);
+
+-- Read by a later model in the same run: PostgreSQL needs its statistics now (macros/planner.py).
+@analyze_on_postgres()

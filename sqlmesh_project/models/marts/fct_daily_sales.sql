@@ -38,4 +38,7 @@ GROUP BY
   orders.order_date,
   orders.store_id,
   lines.category_id,
-  lines.category_name
+  lines.category_name;
+
+-- Read by a later model in the same run: PostgreSQL needs its statistics now (macros/planner.py).
+@analyze_on_postgres()

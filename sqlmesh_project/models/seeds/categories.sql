@@ -6,3 +6,8 @@ MODEL (
   grain category_id,
   audits (not_null(columns := (category_id)), unique_values(columns := (category_id)))
 );
+
+@INSERT_SEED();
+
+-- Read by the marts in the run that loads it: PostgreSQL needs its statistics now (macros/planner.py).
+@analyze_on_postgres()

@@ -12,3 +12,8 @@ MODEL (
   grain product_id,
   audits (not_null(columns := (product_id, category_id)), unique_values(columns := (product_id)))
 );
+
+@INSERT_SEED();
+
+-- Read by the marts in the run that loads it: PostgreSQL needs its statistics now (macros/planner.py).
+@analyze_on_postgres()

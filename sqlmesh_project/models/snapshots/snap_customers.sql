@@ -40,4 +40,7 @@ SELECT
   loyalty_tier,
   signed_up_on,
   updated_at
-FROM sqlmesh_intermediate.int_customers__current_extract
+FROM sqlmesh_intermediate.int_customers__current_extract;
+
+-- Read by a later model in the same run: PostgreSQL needs its statistics now (macros/planner.py).
+@analyze_on_postgres()

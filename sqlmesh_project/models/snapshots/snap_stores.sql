@@ -29,4 +29,7 @@ SELECT
   size_sqm,
   city,
   opened_on
-FROM sqlmesh_intermediate.int_stores__current_extract
+FROM sqlmesh_intermediate.int_stores__current_extract;
+
+-- Read by a later model in the same run: PostgreSQL needs its statistics now (macros/planner.py).
+@analyze_on_postgres()

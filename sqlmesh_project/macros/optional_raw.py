@@ -1,0 +1,39 @@
+"""`@optional_raw(raw.t)`: a raw table written by an optional engine step, or an empty relation of its shape.
+
+The twin of the dbt staging models' `adapter.get_relation(...) is none` branch (dbt_project/models/staging/batch,
+.../sensors): a warehouse built without the Spark or Flink step has no `raw.batch_*` / `raw.sensor_*` table,
+and the project must still plan and build there, with empty marts like dbt's. Without it SQLMesh fails twice:
+creating a model's table dry-runs its query (`... WHERE FALSE LIMIT 0`), and evaluating an interval runs it.
+
+Not a signal that waits for the table: the intervals would then stay missing, `sqlmesh plan` would list the
+engine marts as "needing backfill" on every warehouse built without the engines, and `plan --no-prompts` exits
+1 there (measured). The price of the empty relation: days processed before the table existed are done, and an
+incremental mart needs a restatement of those days once the engine step has run (FULL marts catch up by
+themselves). The pipeline runs the engine steps before SQLMesh every day, so it never meets the case.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlmesh import macro
+from sqlmesh.core.macros import MacroEvaluator
+
+
+@macro()
+def optional_raw(evaluator: MacroEvaluator, table: exp.Expression) -> exp.Expression:
+    """`table` if it exists, else `(SELECT CAST(NULL AS <type>) AS <column>, ... WHERE FALSE)`.
+
+    The columns and types are the external model's (external_models.yaml). Without a connection (SQLMesh
+    loading the project, `sqlmesh render`) the table itself is returned, so lineage and the model's dependencies
+    see it.
+    """
+    target = exp.to_table(table.sql(dialect=evaluator.dialect), dialect=evaluator.dialect)
+    adapter = evaluator.locals.get("engine_adapter")
+    if adapter is None or adapter.table_exists(target):
+        return target
+    columns = evaluator.columns_to_types(target)
+    empty = exp.select(
+        *(exp.alias_(exp.cast(exp.null(), kind), name) for name, kind in columns.items())
+    ).where(exp.false())
+    # Unaliased: the model's own `AS <name>` after the macro call names it, whichever relation it is.
+    return empty.subquery()
