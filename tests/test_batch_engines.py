@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -137,3 +138,26 @@ def test_rerun_of_a_day_replaces_only_its_partitions(dirty: Settings, tmp_path: 
             # Spark names files after the writing job: new names = rewritten, same names = untouched.
             assert (after[name] != names) == (name == last), (table, name)
     assert summarise_all(base) == summary_before  # same content after the re-run
+
+
+def test_loader_keeps_each_runs_version_and_refuses_a_rewritten_one(dirty: Settings, tmp_path: Path) -> None:
+    """Run day D's partitions (order days D-3..D) go to raw as run D's version; once a later run has rewritten
+    them, run D's version is gone and loading it is refused rather than mislabelled."""
+    from python_jobs.batch.load import LaterRunError, load_day
+
+    dirty = copy_data(dirty, tmp_path)
+    days = landing_days(dirty.landing_dir)
+    with pytest.raises(LaterRunError, match=f"rewritten by the run of {days[-1]}"):
+        load_day(dirty, days[0])
+    loaded = load_day(dirty, days[-1])
+    assert loaded[f"raw.batch_product_daily/{days[-1]}"] > 0
+    con = duckdb.connect(str(dirty.warehouse_path), read_only=True)
+    try:
+        runs = con.execute(
+            "SELECT DISTINCT _load_date, order_date, _source_file FROM raw.batch_product_daily ORDER BY 2"
+        ).fetchall()
+    finally:
+        con.close()
+    # Both order days come from the last run, each with its partition folder as lineage.
+    assert [(str(r), str(o)) for r, o, _ in runs] == [(str(days[-1]), str(d)) for d in days]
+    assert [f for _, _, f in runs] == [f"batch/spark/product_daily/day={d}" for d in days]

@@ -123,8 +123,13 @@ def load(
     window_days: Annotated[int, typer.Option(help="Daily partitions loaded before the run day.")] = 3,
 ) -> None:
     """Load the Spark job's committed partitions of a run day into raw.batch_* and ingest.quarantine."""
-    from python_jobs.batch.load import load_day
+    from python_jobs.batch.load import LaterRunError, load_day
 
     settings = _settings(data_dir, warehouse)
-    for target, rows in load_day(settings, date.fromisoformat(day), window_days).items():
+    try:
+        loaded = load_day(settings, date.fromisoformat(day), window_days)
+    except LaterRunError as exc:
+        console.print(f"[bold red]not loaded:[/] {exc}")
+        raise typer.Exit(2) from None
+    for target, rows in loaded.items():
         console.print(f"{target}: {rows:,} rows")

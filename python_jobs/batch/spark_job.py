@@ -55,6 +55,16 @@ def fingerprint(landing_dir: Path, days: list[date]) -> str:
     return digest.hexdigest()
 
 
+def completed_days(settings: Settings) -> list[date]:
+    """Run days whose outputs are committed and whose marker still matches the landing files."""
+    done = []
+    for marker in sorted((root(settings) / "_done").glob("day-*.json")):
+        day = date.fromisoformat(marker.stem.removeprefix("day-"))
+        if _is_done(marker, fingerprint(settings.landing_dir, landing_days(settings.landing_dir, day))):
+            done.append(day)
+    return done
+
+
 def _marker(base: Path, name: str) -> Path:
     return base / "_done" / f"{name}.json"
 

@@ -94,7 +94,22 @@ def spilled_bytes(event_log_dir: Path, app_id: str | None) -> int | None:
     return total if logs else None
 
 
-def _run_engine(name: str, data_dir: Path, out: Path, event_logs: Path, max_memory_gib: float) -> Measurement:
+def spark_env(input_bytes: int) -> dict[str, str]:
+    """Spark settings sized to the input (a user's GROCERY_SPARK_* variables win).
+
+    Local mode runs the executors inside the driver JVM, so the driver's heap is the whole engine's memory: 2 GiB
+    (the pipeline's default, for a few MB a day) would spill most of a 10 GB aggregation. Shuffle partitions: one
+    per ~64 MiB of CSV, so a task's share of a shuffle fits in memory; AQE coalesces the ones left small.
+    """
+    return {
+        "GROCERY_SPARK_DRIVER_MEMORY": "12g",
+        "GROCERY_SPARK_SHUFFLE_PARTITIONS": str(max(8, round(input_bytes / (64 * 2**20)))),
+    }
+
+
+def _run_engine(
+    name: str, data_dir: Path, out: Path, event_logs: Path, max_memory_gib: float, input_bytes: int
+) -> Measurement:
     command = [
         sys.executable,
         "-m",
@@ -109,6 +124,7 @@ def _run_engine(name: str, data_dir: Path, out: Path, event_logs: Path, max_memo
     if name in ("pandas", "pandas-chunked"):
         command += ["--max-memory-gib", str(max_memory_gib)]
     env = {
+        **spark_env(input_bytes),
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
         "GROCERY_SPARK_EVENT_LOG_DIR": str(event_logs),
@@ -152,7 +168,7 @@ def main(
             box: dict[str, Measurement] = {}
             worker = threading.Thread(
                 target=lambda n=name, b=box: b.setdefault(
-                    "m", _run_engine(n, data_dir, runs / n, event_logs, max_memory_gib)
+                    "m", _run_engine(n, data_dir, runs / n, event_logs, max_memory_gib, total)
                 )
             )
             worker.start()
@@ -204,6 +220,7 @@ def main(
         "cpus": os.cpu_count(),
         "load_before": [round(x, 2) for x in load],
         "load_after": [round(x, 2) for x in os.getloadavg()],
+        "spark": {k: os.environ.get(k, v) for k, v in spark_env(total).items()},
     }
     reports.mkdir(parents=True, exist_ok=True)
     stem = reports / f"lab-{size.upper()}"
@@ -256,7 +273,8 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         f"### {meta['size']} ({meta['input_bytes'] / 1e9:.2f} GB of orders + order-lines CSV, {DAYS} days)",
         "",
         f"`{meta['command']}` — {meta['when']}, {meta['cpus']} CPUs, load average before/after: "
-        f"{meta['load_before'][0]} / {meta['load_after'][0]}",
+        f"{meta['load_before'][0]} / {meta['load_after'][0]}; Spark: "
+        + ", ".join(f"{k}={v}" for k, v in meta.get("spark", {}).items()),
         "",
         "| engine | status | wall s | x DuckDB | CPU s | peak RSS MiB | spilled | output rows | same as DuckDB |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",

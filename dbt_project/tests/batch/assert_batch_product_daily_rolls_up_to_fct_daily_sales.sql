@@ -2,8 +2,8 @@
 -- stages them itself; dbt reads what the ingest loaded) under the same rule. Rolled up from products to
 -- categories, units and revenue must equal fct_daily_sales for every order day, store and category.
 -- order_count is not compared: distinct orders per product do not add up to distinct orders per category.
--- Valid for the latest run_date of a day-by-day build: rebuilding an older day while later partitions are
--- already loaded would show the batch side's later corrections (its partitions are replaced, not versioned).
+-- Holds for any run_date, also when replaying an earlier day over raw tables that hold later days: the batch
+-- side reads each order day in its latest version up to run_date, as fct_daily_sales reads the orders.
 with from_batch as (
     select order_date, store_id, category_id, sum(item_count) as item_count, sum(revenue) as revenue
     from {{ ref('fct_product_daily_sales') }}

@@ -1,11 +1,11 @@
--- Daily sales per order_date x store x product, computed by the Spark batch job (python_jobs/batch) and
--- loaded partition by partition into raw.batch_product_daily. Same rule as fct_daily_sales (cancelled orders
+-- Daily sales per order_date x store x product, computed by the Spark batch job (python_jobs/batch), each
+-- order day in the job's latest version up to run_date (int_batch__product_daily_latest). Same rule as fct_daily_sales (cancelled orders
 -- out, goods only, no delivery fee), one level finer: product instead of category.
 -- The job sums integer cents; revenue is turned back into decimal(14,2) by an exact decimal product (no
 -- floating point), so a roll-up to categories compares with fct_daily_sales to the cent.
 -- A full rebuild every day (a small table): the job rewrites the last 4 order days on every run.
 with daily as (
-    select * from {{ ref('stg_batch__product_daily') }}
+    select * from {{ ref('int_batch__product_daily_latest') }}
 ),
 
 products as (
