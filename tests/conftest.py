@@ -6,6 +6,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,28 @@ from python_jobs.config import REPO_ROOT, Settings, load_settings
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "true")
+# `make test` runs test files in two processes at once (pytest-xdist): each gets its own SQLMesh cache rather
+# than both writing sqlmesh_project/.cache (a test that needs its own still sets it).
+os.environ.setdefault("SQLMESH__CACHE_DIR", tempfile.mkdtemp(prefix="sqlmesh-cache-"))
+
+# Longest files first, so that with `--dist loadfile --no-loadscope-reorder` (make test) the end-to-end pipeline
+# starts at once on one worker while the other works through the rest; the order within a file is unchanged.
+SLOWEST_FIRST = (
+    "test_pipeline.py",
+    "test_postgres_marts.py",
+    "test_parity.py",
+    "test_batch_cluster.py",
+    "test_dbt_project.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: collection order within a rank
+
 
 # One tests/ folder, two environments: the main one (DuckDB, no PyFlink) never collects tests/streaming, and the
 # streaming one (PyFlink, no DuckDB) collects only tests/streaming.
