@@ -52,6 +52,31 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return load_settings({}).with_(data_dir=data, warehouse_path=data / "warehouse.duckdb")
 
 
+def _dbt_on_a_copy(
+    built: Settings, tmp_path: Path, *args: str
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """Run `dbt *args` on a copy of the built warehouse (same file name: same DuckDB catalog)."""
+    copy = tmp_path / "copy" / built.warehouse_path.name
+    copy.parent.mkdir()
+    shutil.copy(built.warehouse_path, copy)
+    env = {
+        **os.environ,
+        "WAREHOUSE_PATH": str(copy),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PROFILES_DIR": str(REPO_ROOT / "profiles"),
+    }
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), *args],
+        cwd=REPO_ROOT / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return copy, proc
+
+
 def _df(settings: Settings, sql: str) -> pd.DataFrame:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
@@ -94,32 +119,16 @@ def test_customer_history_matches_the_oracle(built: Settings) -> None:
 
 
 def test_incremental_fct_orders_equals_a_full_refresh(built: Settings, tmp_path: Path) -> None:
-    copy = tmp_path / "refresh" / built.warehouse_path.name  # same file name: same DuckDB catalog
-    copy.parent.mkdir()
-    shutil.copy(built.warehouse_path, copy)
-    env = {
-        **os.environ,
-        "WAREHOUSE_PATH": str(copy),
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_PROFILES_DIR": str(REPO_ROOT / "profiles"),
-    }
     run_date = built.day_date(DAYS).isoformat()
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "run",
-            "--select",
-            "fct_orders",
-            "--full-refresh",
-            "--vars",
-            f"{{run_date: '{run_date}'}}",
-        ],
-        cwd=REPO_ROOT / "dbt_project",
-        env=env,
-        capture_output=True,
-        text=True,
+    copy, proc = _dbt_on_a_copy(
+        built,
+        tmp_path,
+        "run",
+        "--select",
+        "fct_orders",
+        "--full-refresh",
+        "--vars",
+        f"{{run_date: '{run_date}'}}",
     )
     assert proc.returncode == 0, proc.stdout
     con = duckdb.connect(str(copy), read_only=True)
@@ -177,29 +186,14 @@ def test_replaying_day_one_over_all_raw_days_sees_day_ones_batch_version(
     """The Postgres build replays every day over raw tables that already hold later days. The batch mart must
     then read each order day as the Spark run of the replayed day wrote it, so its roll-up still equals dbt's
     own fct_daily_sales of that day (the singular test, which failed when partitions were replaced in place)."""
-    copy = tmp_path / "replay" / built.warehouse_path.name
-    copy.parent.mkdir()
-    shutil.copy(built.warehouse_path, copy)
-    env = {
-        **os.environ,
-        "WAREHOUSE_PATH": str(copy),
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_PROFILES_DIR": str(REPO_ROOT / "profiles"),
-    }
     day_one = built.day_date(1).isoformat()
-    proc = subprocess.run(
-        [
-            *(str(Path(sys.executable).parent / "dbt"), "build", "--full-refresh"),
-            # The staging views hold their run_date (rebuilt here as of day one), snapshots are not replayed.
-            *("--select", "stg_shop__orders+", "stg_shop__order_lines+", "stg_batch__product_daily+"),
-            *("--vars", f"{{run_date: '{day_one}'}}"),
-        ],
-        cwd=REPO_ROOT / "dbt_project",
-        env=env,
-        capture_output=True,
-        text=True,
+    copy, proc = _dbt_on_a_copy(
+        built,
+        tmp_path,
+        *("build", "--full-refresh"),
+        # The staging views hold their run_date (rebuilt here as of day one), snapshots are not replayed.
+        *("--select", "stg_shop__orders+", "stg_shop__order_lines+", "stg_batch__product_daily+"),
+        *("--vars", f"{{run_date: '{day_one}'}}"),
     )
     assert proc.returncode == 0, proc.stdout
     assert "assert_batch_product_daily_rolls_up_to_fct_daily_sales" in proc.stdout
