@@ -33,8 +33,12 @@ def build_session(settings: SparkSettings, app_name: str, *, local_dir: Path | N
         builder = builder.config("spark.local.dir", str(local_dir))
     if settings.event_log_dir is not None:
         settings.event_log_dir.mkdir(parents=True, exist_ok=True)
-        builder = builder.config("spark.eventLog.enabled", "true").config(
-            "spark.eventLog.dir", settings.event_log_dir.as_uri()
+        # Spark 4 compresses event logs (zstd) by default; plain JSON lines stay readable by the lab (spilled
+        # bytes), by `jq`, and by the history server all the same.
+        builder = (
+            builder.config("spark.eventLog.enabled", "true")
+            .config("spark.eventLog.dir", settings.event_log_dir.as_uri())
+            .config("spark.eventLog.compress", "false")
         )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

@@ -78,12 +78,16 @@ def dataset(size: str, data_root: Path) -> Path:
     return folder
 
 
+_COMPRESSED = {"zstd", "lz4", "lzf", "snappy"}
+
+
 def spilled_bytes(event_log_dir: Path, app_id: str | None) -> int | None:
     """Memory spilled to disk by Spark's tasks, from the event log (the engine reports it per task)."""
     if not app_id:
         return None
     # Spark 4 writes rolling event logs: a folder eventlog_v2_<app id>/ holding events_<n>_<app id> files.
-    logs = [p for p in event_log_dir.rglob(f"*{app_id}*") if p.is_file()]
+    # Compressed logs (Spark's default before the session turned it off) are not read: spill unknown.
+    logs = [p for p in event_log_dir.rglob(f"*{app_id}*") if p.is_file() and p.suffix[1:] not in _COMPRESSED]
     total = 0
     for log in logs:
         with log.open() as handle:
