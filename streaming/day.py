@@ -5,14 +5,21 @@
 Writes `<data>/streaming/input/<day>/` (events, dimension, truth) and `<data>/outputs/streaming/<day>/sql/`
 (windows, anomalies, dead_letters, ...). Loading into `raw` is the next step and runs in the main environment:
 `python -m python_jobs.ingest output --table sensor_windows --date <day> --format json <out>/windows`.
+
+A finished replay leaves `_REPLAYED.json` beside its outputs: the stream's spec and a digest of the streaming
+code. Running the same day again with the same spec and code skips the job (a replay of the same day gives the
+same rows: the outputs are already those rows); any other spec or code, or `--force`, replays it. The marker is
+written last, by rename, so an interrupted replay never counts as done.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +29,7 @@ from streaming.sql_job import SqlJobConfig, run
 
 # raw table ← output folder of the SQL job (all json lines)
 LOADS = {"sensor_windows": "windows", "sensor_anomalies": "anomalies", "sensor_dead_letters": "dead_letters"}
+MARKER = "_REPLAYED.json"
 
 
 @dataclass(frozen=True)
@@ -36,8 +44,23 @@ class DayPaths:
         return cls(data_dir / "streaming" / "input" / day.isoformat(), out / "sql", out / "ds")
 
 
-def run_day(data_dir: Path, spec: StreamSpec, parallelism: int = 1) -> dict:
+def replay_key(spec: StreamSpec, parallelism: int) -> dict:
+    """What decides a replay's rows: the stream's spec and the code that generates and processes it."""
+    code = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        code.update(path.name.encode() + b"\0" + path.read_bytes())
+    return {"spec": json.loads(json.dumps(asdict(spec), default=str)), "parallelism": parallelism,
+            "code_sha256": code.hexdigest()}  # fmt: skip
+
+
+def run_day(data_dir: Path, spec: StreamSpec, parallelism: int = 1, force: bool = False) -> dict:
     paths = DayPaths.of(data_dir, spec.day)
+    key = replay_key(spec, parallelism)
+    marker = paths.sql / MARKER
+    if not force and marker.exists():
+        done = json.loads(marker.read_text())
+        if done.get("key") == key:
+            return {**done["result"], "skipped": "already replayed with this spec and code"}
     # A re-run replaces the day: stale part files would otherwise be loaded a second time.
     for folder in (paths.input, paths.sql):
         shutil.rmtree(folder, ignore_errors=True)
@@ -53,11 +76,15 @@ def run_day(data_dir: Path, spec: StreamSpec, parallelism: int = 1) -> dict:
         )
     )
     shutil.rmtree(paths.sql / "_checkpoints", ignore_errors=True)
-    return {
+    result = {
         **result,
         "lines": len(stream.lines),
         "events_per_s": round(len(stream.lines) / result["seconds"]),
     }
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "result": result}, indent=2))
+    os.replace(tmp, marker)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,11 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--sensors", type=int, default=3)
     parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--force", action="store_true", help="replay even if this day is already replayed")
     args = parser.parse_args(argv)
     spec = StreamSpec(
         day=date.fromisoformat(args.day), seed=args.seed, sensors=args.sensors, hours=args.hours
     )
-    print(json.dumps(run_day(args.data_dir.resolve(), spec)))
+    print(json.dumps(run_day(args.data_dir.resolve(), spec, force=args.force)))
     return 0
 
 
