@@ -38,6 +38,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "no-udf": ("full job without Python UDFs", NO_UDF),
     "udf-per-event": ("full job, calibration UDF on every reading", ["--calibrate-on", "events"]),
     "periodic-watermarks": ("full job, periodic watermarks (200 ms)", ["--watermark-interval-ms", "200"]),
+    "watermark-step": ("full job, watermark in 10 s event-time steps", ["--watermark-step-s", "10"]),
+    "goal-watermark-step": (
+        "windows + CEP + join + DLQ, both UDFs, watermark in 10 s steps",
+        [*GOAL_PARTS, "--watermark-step-s", "10"],
+    ),
     "windows-no-udf": ("windows only, no Python UDF", ["--parts", "windows", *NO_UDF]),
     "windows-scalar-udf": (
         "windows only, scalar UDF on the windows",
