@@ -25,8 +25,6 @@ export PYTHONPATH := $(CURDIR)
 
 STREAMING_PY := $(STREAMING_VENV)/bin/python
 SIZE ?= 100MB
-# pytest-xdist workers for `make test` (CI has 2 cores).
-TEST_WORKERS ?= 2
 NAB_DIR ?= ../shared/data/nab
 
 .PHONY: help setup java pipeline test test-fast lint fmt lab-scd2 docs bench-ingest clean \
@@ -56,15 +54,9 @@ pipeline: $(VENV)/.synced ## Simulate DAYS days at SCALE: generate â†’ ingest â†
 	$(PY) -m python_jobs.pipeline --days $(DAYS) --scale $(SCALE) --seed $(SEED)
 
 test: setup ## Run the whole test suite (real DuckDB, dbt, engines; no mocks)
-	@# Three streams at once: most of the suite's time is JVMs starting and jobs waiting on checkpoints, so
-	@# two pytest-xdist workers (a test file stays on one worker: its module fixtures are built once) and the
-	@# streaming suite (its own environment, PyFlink's stack) share the cores. Its log is printed at the end.
-	@mkdir -p data
-	$(STREAMING_PY) -m pytest tests/streaming > data/test-streaming.log 2>&1 & streaming=$$!; \
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; main=$$?; \
-	wait $$streaming; streaming_rc=$$?; \
-	echo "== streaming suite (.venv-streaming, tests/streaming):"; cat data/test-streaming.log; \
-	test $$main -eq 0 && test $$streaming_rc -eq 0
+	$(PY) -m pytest
+	@# Tests of the streaming code's own Python run inside the streaming environment (PyFlink's stack).
+	$(STREAMING_PY) -m pytest tests/streaming
 
 test-fast: $(VENV)/.synced ## Tests without the slow ones
 	$(PY) -m pytest -m "not slow"

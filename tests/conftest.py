@@ -15,11 +15,11 @@ from python_jobs.config import REPO_ROOT, Settings, load_settings
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "true")
-# `make test` runs test files in two processes at once (pytest-xdist): each gets its own SQLMesh cache rather
-# than both writing sqlmesh_project/.cache (a test that needs its own still sets it).
+# Each pytest process gets its own SQLMesh cache rather than sqlmesh_project/.cache, so two runs at once (or
+# pytest-xdist workers) never write the same cache files (a test that needs its own still sets it).
 os.environ.setdefault("SQLMESH__CACHE_DIR", tempfile.mkdtemp(prefix="sqlmesh-cache-"))
 
-# Longest files first, so that with `--dist loadfile --no-loadscope-reorder` (make test) the end-to-end pipeline
+# Longest files first, so that with `pytest -n 2 --dist loadfile --no-loadscope-reorder` the end-to-end pipeline
 # starts at once on one worker while the other works through the rest; the order within a file is unchanged.
 SLOWEST_FIRST = (
     "test_pipeline.py",
