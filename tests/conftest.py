@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,7 +19,9 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "true")
 # Each pytest process gets its own SQLMesh cache rather than sqlmesh_project/.cache, so two runs at once (or
 # pytest-xdist workers) never write the same cache files (a test that needs its own still sets it).
-os.environ.setdefault("SQLMESH__CACHE_DIR", tempfile.mkdtemp(prefix="sqlmesh-cache-"))
+if "SQLMESH__CACHE_DIR" not in os.environ:
+    os.environ["SQLMESH__CACHE_DIR"] = tempfile.mkdtemp(prefix="sqlmesh-cache-")
+    atexit.register(shutil.rmtree, os.environ["SQLMESH__CACHE_DIR"], True)
 
 # Longest files first, so that with `pytest -n 2 --dist loadfile --no-loadscope-reorder` the end-to-end pipeline
 # starts at once on one worker while the other works through the rest; the order within a file is unchanged.
