@@ -131,8 +131,20 @@ def test_same_seed_gives_identical_bytes_whatever_was_generated_before(
     alone = settings_for(tmp_path)
     generate_day(alone, 3)  # without days 1 and 2
     assert files_of(alone, 3) == files_of(generated, 3)
-    generate_day(alone, 3)  # and regenerating over existing files changes nothing
+    stamps = {p: p.stat().st_mtime_ns for p in landing(alone, 3).iterdir()}
+    generate_day(alone, 3)  # and regenerating over existing files changes nothing, not even their mtimes,
     assert files_of(alone, 3) == files_of(generated, 3)
+    # which is what tells the Spark job's day markers that the day needs no recomputation.
+    assert {p: p.stat().st_mtime_ns for p in landing(alone, 3).iterdir()} == stamps
+
+
+def test_atomic_file_replaces_a_file_whose_content_changed(tmp_path: Path) -> None:
+    target = tmp_path / "orders.csv"
+    for rows in (b"1,2\n", b"1,2\n", b"1,3\n"):
+        with AtomicFile(target, ["a", "b"]) as out:
+            out.write(rows)
+        assert target.read_bytes() == b"a,b\n" + rows
+    assert [p.name for p in tmp_path.iterdir()] == ["orders.csv"]
 
 
 def test_different_seed_gives_different_files(generated: Settings, tmp_path: Path) -> None:

@@ -78,9 +78,11 @@ class AtomicFile:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._file.close()
-        if exc_type is None:
+        if exc_type is None and not _holds(self.path, self._temp.stat().st_size, self.sha256):
             os.replace(self._temp, self.path)
         else:
+            # Failed, or a rerun produced the very same bytes: keep the published file (and its modification
+            # time, which is what lets downstream jobs see that an unchanged day needs no recomputation).
             self._temp.unlink(missing_ok=True)
 
     @property
@@ -114,6 +116,17 @@ class AtomicFile:
         self._write(view[position:])
         self.lines += block.n_rows + len(inserts)
         return placed
+
+
+def _holds(path: Path, size: int, sha256: str) -> bool:
+    """Whether `path` already exists with exactly this content."""
+    try:
+        if path.stat().st_size != size:
+            return False
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest() == sha256
+    except FileNotFoundError:
+        return False
 
 
 def write_atomic(path: Path, data: bytes) -> str:
