@@ -14,7 +14,7 @@ from python_jobs.batch import pandas_chunked
 from python_jobs.batch.canonical import differences, summarise_all
 from python_jobs.batch.engines import run_engine
 from python_jobs.batch.semantics import landing_days
-from python_jobs.batch.spark_job import root, run_day
+from python_jobs.batch.spark_job import root, run_day, run_folder
 from python_jobs.batch.testing import DAYS, copy_data, landing, reference_run, session, spark_settings
 from python_jobs.config import Settings
 
@@ -140,24 +140,33 @@ def test_rerun_of_a_day_replaces_only_its_partitions(dirty: Settings, tmp_path: 
     assert summarise_all(base) == summary_before  # same content after the re-run
 
 
-def test_loader_keeps_each_runs_version_and_refuses_a_rewritten_one(dirty: Settings, tmp_path: Path) -> None:
-    """Run day D's partitions (order days D-3..D) go to raw as run D's version; once a later run has rewritten
-    them, run D's version is gone and loading it is refused rather than mislabelled."""
-    from python_jobs.batch.load import LaterRunError, load_day
+def test_loader_keeps_each_runs_version_even_after_a_later_run(dirty: Settings, tmp_path: Path) -> None:
+    """Run day D's partitions (order days D-3..D) go to raw as run D's version, read from the hard links the run
+    published: a later run rewrote the same order days in the table folders, but run D's files are still there."""
+    from python_jobs.batch.load import RunNotDoneError, load_day
 
     dirty = copy_data(dirty, tmp_path)
+    base = root(dirty)
     days = landing_days(dirty.landing_dir)
-    with pytest.raises(LaterRunError, match=f"rewritten by the run of {days[-1]}"):
-        load_day(dirty, days[0])
-    loaded = load_day(dirty, days[-1])
-    assert loaded[f"raw.batch_product_daily/{days[-1]}"] > 0
+    first = f"day={days[0]}"
+    # The last run rewrote order day 1: the table folder holds its files, runs/<day 1> still holds run 1's.
+    published = {f.name for f in (run_folder(base, days[0]) / "product_daily" / first).glob("*.parquet")}
+    current = {f.name for f in (base / "product_daily" / first).glob("*.parquet")}
+    assert published and current and published.isdisjoint(current)
+    for day in (days[-1], days[0]):  # the later run first: the order of loads does not matter
+        assert load_day(dirty, day)[f"raw.batch_product_daily/{day}"] > 0
     con = duckdb.connect(str(dirty.warehouse_path), read_only=True)
     try:
         runs = con.execute(
-            "SELECT DISTINCT _load_date, order_date, _source_file FROM raw.batch_product_daily ORDER BY 2"
+            "SELECT DISTINCT _load_date, order_date, _source_file FROM raw.batch_product_daily ORDER BY 1, 2"
         ).fetchall()
     finally:
         con.close()
-    # Both order days come from the last run, each with its partition folder as lineage.
-    assert [(str(r), str(o)) for r, o, _ in runs] == [(str(days[-1]), str(d)) for d in days]
-    assert [f for _, _, f in runs] == [f"batch/spark/product_daily/day={d}" for d in days]
+    # Run 1 holds order day 1 only; the last run holds every order day, each with its published folder as lineage.
+    expected = [(days[0], days[0]), *((days[-1], d) for d in days)]
+    assert [(str(r), str(o)) for r, o, _ in runs] == [(str(r), str(o)) for r, o in expected]
+    assert [f for _, _, f in runs] == [f"batch/spark/runs/{r}/product_daily/day={o}" for r, o in expected]
+    # A day the job never ran is refused with the command that fixes it.
+    shutil.rmtree(run_folder(base, days[-1]))
+    with pytest.raises(RunNotDoneError, match=f"spark-run --through {days[-1]}"):
+        load_day(dirty, days[-1])

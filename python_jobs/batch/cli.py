@@ -97,12 +97,18 @@ def spark_run(
     """The pipeline's Spark job: validate + stage landing days, rebuild daily outputs (Parquet, by day)."""
     from python_jobs.batch.semantics import landing_days
     from python_jobs.batch.spark_config import load_spark_settings
-    from python_jobs.batch.spark_job import run_day
+    from python_jobs.batch.spark_job import completed_days, run_day
     from python_jobs.batch.spark_session import build_session
 
     settings = _settings(data_dir)
     spark_settings = load_spark_settings(settings.data_dir)
     days = landing_days(settings.landing_dir, date.fromisoformat(through))
+    done = set() if force else set(completed_days(settings))
+    for day in (d for d in days if d in done):
+        console.print(f"{day}: already done, skipped")
+    days = [d for d in days if d not in done]
+    if not days:
+        return  # nothing to do: do not pay for a JVM and a Spark session
     spark = build_session(spark_settings, "batch-daily", local_dir=settings.data_dir / "tmp" / "spark-local")
     try:
         for day in days:
@@ -120,15 +126,14 @@ def load(
     warehouse: Annotated[
         Path | None, typer.Option(help="Warehouse file (default: <data-dir>/warehouse.duckdb).")
     ] = None,
-    window_days: Annotated[int, typer.Option(help="Daily partitions loaded before the run day.")] = 3,
 ) -> None:
-    """Load the Spark job's committed partitions of a run day into raw.batch_* and ingest.quarantine."""
-    from python_jobs.batch.load import LaterRunError, load_day
+    """Load what the Spark run of a day committed into raw.batch_* (as that run's version) and ingest.quarantine."""
+    from python_jobs.batch.load import RunNotDoneError, load_day
 
     settings = _settings(data_dir, warehouse)
     try:
-        loaded = load_day(settings, date.fromisoformat(day), window_days)
-    except LaterRunError as exc:
+        loaded = load_day(settings, date.fromisoformat(day))
+    except RunNotDoneError as exc:
         console.print(f"[bold red]not loaded:[/] {exc}")
         raise typer.Exit(2) from None
     for target, rows in loaded.items():

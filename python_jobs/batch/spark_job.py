@@ -5,12 +5,19 @@ Layout under `<data>/batch/spark/` (every table Parquet, partitioned by `day=YYY
   quarantine                    rejected lines of each landing day, loaded into ingest.quarantine
   product_daily, store_daily    partitions day-WINDOW_DAYS..day rewritten by the run of `day`
   customer_rfm                  partition `day` = RFM as of that day
+  runs/<day>/<table>/day=...    what the run of `day` committed, as hard links: the loader's input (below)
   _done/                        completion markers: a day is skipped when its marker matches its inputs
 
 Idempotency: every write is a dynamic partition overwrite committed by Spark's output committer (task files go
 to a staging folder and are moved in on job commit), so a re-run replaces exactly the partitions it writes and
 a killed run leaves no visible half-partition. A marker is written (atomically) only after all of a day's
 outputs are committed, so a killed run is resumed from the first unfinished day.
+
+Versions: the run of day D rewrites order days D-3..D in place, so the table folders hold only the latest
+run's version of an order day. Each run therefore also publishes the files it committed under `runs/<D>/`
+(hard links: no copy, and the committer replaces files rather than rewriting them, so a link keeps run D's
+bytes after a later run). Loading run day D reads that folder, whatever ran since: a pipeline re-run can skip
+every finished Spark day and still load each day's own version.
 """
 
 from __future__ import annotations
@@ -57,12 +64,53 @@ def fingerprint(landing_dir: Path, days: list[date]) -> str:
 
 def completed_days(settings: Settings) -> list[date]:
     """Run days whose outputs are committed and whose marker still matches the landing files."""
+    base = root(settings)
     done = []
-    for marker in sorted((root(settings) / "_done").glob("day-*.json")):
+    for marker in sorted((base / "_done").glob("day-*.json")):
         day = date.fromisoformat(marker.stem.removeprefix("day-"))
-        if _is_done(marker, fingerprint(settings.landing_dir, landing_days(settings.landing_dir, day))):
+        if _run_is_done(
+            base, day, fingerprint(settings.landing_dir, landing_days(settings.landing_dir, day))
+        ):
             done.append(day)
     return done
+
+
+def run_folder(base: Path, day: date) -> Path:
+    return base / "runs" / day.isoformat()
+
+
+def _run_is_done(base: Path, day: date, print_: str) -> bool:
+    return _is_done(_marker(base, f"day-{day}"), print_) and run_folder(base, day).is_dir()
+
+
+def run_files(table: str, day: date, window_days: int) -> list[str]:
+    """The partitions of `table` the run of `day` rewrites."""
+    days = [day] if table == "customer_rfm" else [day - timedelta(days=n) for n in range(window_days, -1, -1)]
+    return [f"day={when.isoformat()}" for when in days]
+
+
+def publish_run(base: Path, day: date, window_days: int) -> Path:
+    """Hard-link the files the run of `day` committed into `runs/<day>/`, swapped in as a whole."""
+    final = run_folder(base, day)
+    temp = final.with_name(f".tmp-{day}-{os.getpid()}")
+    shutil.rmtree(temp, ignore_errors=True)
+    for table in DAILY_OUTPUTS:
+        for partition in run_files(table, day, window_days):
+            target = temp / table / partition
+            target.mkdir(parents=True)
+            for f in sorted((base / table / partition).glob("*.parquet")):
+                try:
+                    os.link(f, target / f.name)
+                except OSError:  # a file system without hard links: a copy holds the same version
+                    shutil.copy2(f, target / f.name)
+    if final.exists():
+        old = final.with_name(f".old-{day}-{os.getpid()}")
+        final.rename(old)
+        temp.rename(final)
+        shutil.rmtree(old)
+    else:
+        temp.rename(final)
+    return final
 
 
 def _marker(base: Path, name: str) -> Path:
@@ -81,6 +129,8 @@ def _mark(marker: Path, print_: str, **facts: object) -> None:
 def remove_uncommitted(base: Path) -> None:
     """Staging folders a killed job left (Spark never reads them, but they waste space and confuse people)."""
     for leftover in [
+        *base.glob("runs/.tmp-*"),
+        *base.glob("runs/.old-*"),
         *base.glob("*/.spark-staging-*"),
         *base.glob("*/_temporary"),
         *base.glob("staged/*/.spark-staging-*"),
@@ -152,7 +202,7 @@ def run_day(
     if not history or history[-1] != day:
         raise FileNotFoundError(f"no landing folder for {day} under {settings.landing_dir}")
     day_print = fingerprint(settings.landing_dir, history)
-    if not force and _is_done(_marker(base, f"day-{day}"), day_print):
+    if not force and _run_is_done(base, day, day_print):
         log(f"{day}: already done, skipped")
         return False
     products = spark_df.read_products(spark, str(settings.seeds_dir / "products.csv")).cache()
@@ -179,5 +229,6 @@ def run_day(
             day,
             lambda table=table: log(f"{day}: {table} committed"),
         )
+    publish_run(base, day, window_days)
     _mark(_marker(base, f"day-{day}"), day_print, window_days=window_days)
     return True
