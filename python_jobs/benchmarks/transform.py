@@ -86,6 +86,9 @@ class Row:
     wall_seconds: float
     cpu_seconds: float
     peak_rss_mib: float
+    # dbt only: the sum of its nodes' execution times (run_results.json), i.e. the warehouse work without
+    # start-up and parsing. None for SQLMesh, whose CLI reports no per-model timings.
+    node_seconds: float | None = None
 
 
 def raw_warehouse(settings: Settings, days: int) -> Path:
@@ -123,7 +126,14 @@ class Runner:
             **backend.env(work),
         }
 
-    def run(self, tool: str, what: str, command: list[str], cwd: Path) -> Measurement:
+    def run(
+        self,
+        tool: str,
+        what: str,
+        command: list[str],
+        cwd: Path,
+        node_seconds: Callable[[], float] | None = None,
+    ) -> Measurement:
         with console.status(f"scale {self.scale:g} · {self.backend.name} · {tool}: {what}"):
             result = measure(command, cwd=cwd, env=self.env)
         if result.returncode != 0:
@@ -137,15 +147,29 @@ class Runner:
                 result.wall_seconds,
                 result.cpu_seconds,
                 result.peak_rss_mib,
+                node_seconds() if node_seconds else None,
             )
         )
         return result
 
     def dbt(self, what: str, *args: str) -> None:
-        self.run("dbt", what, [str(BIN / "dbt"), *args, *self.backend.dbt_args], DBT_PROJECT)
+        results = self.work / "dbt-target" / "run_results.json"
+        results.unlink(missing_ok=True)
+        self.run(
+            "dbt",
+            what,
+            [str(BIN / "dbt"), *args, *self.backend.dbt_args],
+            DBT_PROJECT,
+            lambda: dbt_node_seconds(results),
+        )
 
     def sqlmesh(self, what: str, *args: str) -> Measurement:
         return self.run("sqlmesh", what, [str(BIN / "sqlmesh"), *args], SQLMESH_PROJECT)
+
+
+def dbt_node_seconds(run_results: Path) -> float:
+    """Seconds dbt spent executing nodes (models, snapshots, seeds, tests): its work without start-up and parse."""
+    return sum(r["execution_time"] for r in json.loads(run_results.read_text())["results"])
 
 
 def bench_scale(settings: Settings, days: int, backend: Backend) -> list[Row]:
@@ -219,7 +243,7 @@ def check_same_marts(dbt_warehouse: Path, sqlmesh_warehouse: Path) -> None:
 
 def results_table(rows: list[Row]) -> Table:
     columns = sorted({(r.scale, r.backend) for r in rows})
-    table = Table(title="dbt vs SQLMesh: wall seconds (CPU seconds)")
+    table = Table(title="dbt vs SQLMesh: wall seconds (CPU seconds) [dbt: seconds executing nodes]")
     table.add_column("tool")
     table.add_column("what")
     for scale, backend in columns:
@@ -228,7 +252,8 @@ def results_table(rows: list[Row]) -> Table:
         cells = []
         for scale, backend in columns:
             hit = [r for r in rows if (r.tool, r.what, r.scale, r.backend) == (tool, what, scale, backend)]
-            cells.append(f"{hit[0].wall_seconds:.1f} ({hit[0].cpu_seconds:.1f})" if hit else "-")
+            node = f" [{hit[0].node_seconds:.1f}]" if hit and hit[0].node_seconds is not None else ""
+            cells.append(f"{hit[0].wall_seconds:.1f} ({hit[0].cpu_seconds:.1f}){node}" if hit else "-")
         table.add_row(tool, what, *cells)
     return table
 
@@ -237,15 +262,20 @@ def ratios(rows: list[Row], days: int) -> list[str]:
     """One incremental day (the last) divided by the full refresh at that day, per tool, scale and backend."""
     lines = []
     for scale, backend, tool in sorted({(r.scale, r.backend, r.tool) for r in rows}):
-        pick = {
-            r.what: r.wall_seconds for r in rows if (r.scale, r.backend, r.tool) == (scale, backend, tool)
-        }
+        pick = {r.what: r for r in rows if (r.scale, r.backend, r.tool) == (scale, backend, tool)}
         incremental, full = pick.get(f"day {days} (incremental)"), pick.get(f"full refresh at day {days}")
         if incremental and full:
-            lines.append(
-                f"scale {scale:g} · {backend} · {tool}: incremental day {incremental:.1f}s / full refresh "
-                f"{full:.1f}s = {incremental / full:.2f}x"
+            line = (
+                f"scale {scale:g} · {backend} · {tool}: incremental day {incremental.wall_seconds:.1f}s / full "
+                f"refresh {full.wall_seconds:.1f}s = {incremental.wall_seconds / full.wall_seconds:.2f}x wall, "
+                f"{incremental.cpu_seconds / full.cpu_seconds:.2f}x CPU"
             )
+            if incremental.node_seconds and full.node_seconds:
+                line += (
+                    f", {incremental.node_seconds / full.node_seconds:.2f}x node time "
+                    f"({incremental.node_seconds:.1f}s / {full.node_seconds:.1f}s)"
+                )
+            lines.append(line)
     return lines
 
 
