@@ -17,6 +17,7 @@ def test_event_time_windows_are_exact_and_processing_time_windows_are_not(tmp_pa
     assert event["events"] == result["on_time_events"]
     assert event["windows_matching_an_event_minute"] == event["windows"] > 0
     assert event["max_event_time_span_s"] < 60
-    # Arrival order decides the processing-time windows: they mix minutes and disagree with the truth.
+    # Arrival time decides the processing-time windows, so their shape depends on the machine's speed at that
+    # moment (measured: 3 windows spanning 1,170 s of event time on an idle machine, and under load windows of
+    # a single reading each). All that holds every time is that they disagree with the truth.
     assert proc["windows_matching_an_event_minute"] < proc["windows"]
-    assert proc["max_event_time_span_s"] > 60
