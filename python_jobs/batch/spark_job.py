@@ -218,7 +218,7 @@ def run_day(
     lines = (
         read.parquet(str(base / "staged" / "order_lines")).where(F.col("day") <= day.isoformat()).drop("day")
     )
-    facts = spark_df.line_facts(orders, lines, products)
+    facts = spark_df.line_facts(orders, lines, products).cache()  # read by the three outputs' jobs
     outputs = spark_df.compute(facts, as_of=day, from_date=day - timedelta(days=window_days))
     for table in DAILY_OUTPUTS:
         _write(
@@ -229,6 +229,7 @@ def run_day(
             day,
             lambda table=table: log(f"{day}: {table} committed"),
         )
+    facts.unpersist()
     publish_run(base, day, window_days)
     _mark(_marker(base, f"day-{day}"), day_print, window_days=window_days)
     return True
