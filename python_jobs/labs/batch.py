@@ -31,7 +31,16 @@ from python_jobs.config import REPO_ROOT, load_settings
 app = typer.Typer(help=__doc__, add_completion=False)
 console = Console()
 
-DEFAULT_ENGINES = ("spark-df", "spark-rdd", "pandas", "pandas-chunked", "duckdb", "polars", "modin")
+DEFAULT_ENGINES = (
+    "spark-df",
+    "spark-sql",
+    "spark-rdd",
+    "pandas",
+    "pandas-chunked",
+    "duckdb",
+    "polars",
+    "modin",
+)
 DAYS = 3
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(MB|GB)$", re.IGNORECASE)
 
