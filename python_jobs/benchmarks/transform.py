@@ -89,6 +89,8 @@ class Row:
     # dbt only: the sum of its nodes' execution times (run_results.json), i.e. the warehouse work without
     # start-up and parsing. None for SQLMesh, whose CLI reports no per-model timings.
     node_seconds: float | None = None
+    model_seconds: float | None = None  # dbt only: the models' share of node_seconds (no tests, no snapshots)
+    fct_orders_seconds: float | None = None  # dbt only: the incremental fact table's own model
 
 
 def raw_warehouse(settings: Settings, days: int) -> Path:
@@ -132,7 +134,7 @@ class Runner:
         what: str,
         command: list[str],
         cwd: Path,
-        node_seconds: Callable[[], float] | None = None,
+        node_seconds: Callable[[], tuple[float, float, float]] | None = None,
     ) -> Measurement:
         with console.status(f"scale {self.scale:g} · {self.backend.name} · {tool}: {what}"):
             result = measure(command, cwd=cwd, env=self.env)
@@ -147,7 +149,7 @@ class Runner:
                 result.wall_seconds,
                 result.cpu_seconds,
                 result.peak_rss_mib,
-                node_seconds() if node_seconds else None,
+                *(node_seconds() if node_seconds else (None, None, None)),
             )
         )
         return result
@@ -167,9 +169,18 @@ class Runner:
         return self.run("sqlmesh", what, [str(BIN / "sqlmesh"), *args], SQLMESH_PROJECT)
 
 
-def dbt_node_seconds(run_results: Path) -> float:
-    """Seconds dbt spent executing nodes (models, snapshots, seeds, tests): its work without start-up and parse."""
-    return sum(r["execution_time"] for r in json.loads(run_results.read_text())["results"])
+def dbt_node_seconds(run_results: Path) -> tuple[float, float, float]:
+    """Seconds dbt spent executing all nodes (models, snapshots, seeds, tests: its work without start-up and
+    parse), executing models only (where incremental and full refresh differ; tests read whole tables), and
+    executing fct_orders, the incremental fact table."""
+    results = json.loads(run_results.read_text())["results"]
+    models = [r for r in results if r["unique_id"].startswith("model.")]
+    fct_orders = [r for r in models if r["unique_id"].endswith(".fct_orders")]
+    return (
+        sum(r["execution_time"] for r in results),
+        sum(r["execution_time"] for r in models),
+        sum(r["execution_time"] for r in fct_orders),
+    )
 
 
 def bench_scale(settings: Settings, days: int, backend: Backend) -> list[Row]:
@@ -273,7 +284,11 @@ def ratios(rows: list[Row], days: int) -> list[str]:
             if incremental.node_seconds and full.node_seconds:
                 line += (
                     f", {incremental.node_seconds / full.node_seconds:.2f}x node time "
-                    f"({incremental.node_seconds:.1f}s / {full.node_seconds:.1f}s)"
+                    f"({incremental.node_seconds:.1f}s / {full.node_seconds:.1f}s), "
+                    f"{incremental.model_seconds / full.model_seconds:.2f}x model time "
+                    f"({incremental.model_seconds:.1f}s / {full.model_seconds:.1f}s), fct_orders "
+                    f"{incremental.fct_orders_seconds / full.fct_orders_seconds:.2f}x "
+                    f"({incremental.fct_orders_seconds:.2f}s / {full.fct_orders_seconds:.2f}s)"
                 )
             lines.append(line)
     return lines
