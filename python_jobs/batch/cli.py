@@ -97,14 +97,14 @@ def spark_run(
     """The pipeline's Spark job: validate + stage landing days, rebuild daily outputs (Parquet, by day)."""
     from python_jobs.batch.semantics import landing_days
     from python_jobs.batch.spark_config import load_spark_settings
-    from python_jobs.batch.spark_job import completed_days, run_day
+    from python_jobs.batch.spark_job import is_completed, run_day
     from python_jobs.batch.spark_session import build_session
 
     settings = _settings(data_dir)
     spark_settings = load_spark_settings(settings.data_dir)
     days = landing_days(settings.landing_dir, date.fromisoformat(through))
-    done = set() if force else set(completed_days(settings))
-    for day in (d for d in days if d in done):
+    done = [] if force else [d for d in days if is_completed(settings, d)]
+    for day in done:
         console.print(f"{day}: already done, skipped")
     days = [d for d in days if d not in done]
     if not days:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from python_jobs.batch.spark_job import DAILY_OUTPUTS, completed_days, root, run_folder
+from python_jobs.batch.spark_job import DAILY_OUTPUTS, is_completed, root, run_folder
 from python_jobs.batch.spark_landing import QUARANTINE_SOURCE_PREFIX
 from python_jobs.config import Settings
 from python_jobs.ingest.outputs import load_output, load_quarantine
@@ -23,7 +23,7 @@ class RunNotDoneError(RuntimeError):
 
 
 def load_day(settings: Settings, day: date) -> dict[str, int]:
-    if day not in completed_days(settings):
+    if not is_completed(settings, day):
         raise RunNotDoneError(
             f"no completed Spark run of {day} matches the landing files: run `spark-run --through {day}` first"
         )

@@ -62,17 +62,10 @@ def fingerprint(landing_dir: Path, days: list[date]) -> str:
     return digest.hexdigest()
 
 
-def completed_days(settings: Settings) -> list[date]:
-    """Run days whose outputs are committed and whose marker still matches the landing files."""
-    base = root(settings)
-    done = []
-    for marker in sorted((base / "_done").glob("day-*.json")):
-        day = date.fromisoformat(marker.stem.removeprefix("day-"))
-        if _run_is_done(
-            base, day, fingerprint(settings.landing_dir, landing_days(settings.landing_dir, day))
-        ):
-            done.append(day)
-    return done
+def is_completed(settings: Settings, day: date) -> bool:
+    """Whether the run of `day` is committed, published, and its marker matches the landing files up to it."""
+    history = landing_days(settings.landing_dir, day)
+    return _run_is_done(root(settings), day, fingerprint(settings.landing_dir, history))
 
 
 def run_folder(base: Path, day: date) -> Path:
@@ -83,7 +76,7 @@ def _run_is_done(base: Path, day: date, print_: str) -> bool:
     return _is_done(_marker(base, f"day-{day}"), print_) and run_folder(base, day).is_dir()
 
 
-def run_files(table: str, day: date, window_days: int) -> list[str]:
+def run_partitions(table: str, day: date, window_days: int) -> list[str]:
     """The partitions of `table` the run of `day` rewrites."""
     days = [day] if table == "customer_rfm" else [day - timedelta(days=n) for n in range(window_days, -1, -1)]
     return [f"day={when.isoformat()}" for when in days]
@@ -95,7 +88,7 @@ def publish_run(base: Path, day: date, window_days: int) -> Path:
     temp = final.with_name(f".tmp-{day}-{os.getpid()}")
     shutil.rmtree(temp, ignore_errors=True)
     for table in DAILY_OUTPUTS:
-        for partition in run_files(table, day, window_days):
+        for partition in run_partitions(table, day, window_days):
             target = temp / table / partition
             target.mkdir(parents=True)
             for f in sorted((base / table / partition).glob("*.parquet")):
