@@ -94,7 +94,7 @@ pipeline-postgres: $(VENV)/.synced ## The pipeline, then the same marts on a thr
 
 # --- Module 1: batch (Spark, pandas, DuckDB, Polars) -----------------------------------------------------------
 lab-batch: setup ## Batch lab: every engine on the same orders at SIZE (100MB..10GB): time, memory, equality
-	$(PY) -m python_jobs.labs.batch --size $(SIZE)
+	$(PY) -m python_jobs.labs.batch --size $(SIZE) $(if $(ENGINE_TIMEOUT_S),--engine-timeout-s $(ENGINE_TIMEOUT_S))
 
 # --- Module 2: streaming (PyFlink, own environment) ------------------------------------------------------------
 lab-stream: setup ## Streaming lab: replay a day of cold-chain sensors through Flink; latency, late events, detector quality

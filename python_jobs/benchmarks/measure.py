@@ -5,6 +5,7 @@ The tree matters: a Spark driver's JVM or a Dask worker is a child process, and 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import tempfile
 import time
@@ -22,6 +23,8 @@ class Measurement:
     cpu_seconds: float
     peak_rss_bytes: int
     output: str
+    # Stopped by `measure` after its time limit: the wall time is then a lower bound, not the engine's time.
+    timed_out: bool = False
 
     @property
     def peak_rss_mib(self) -> float:
@@ -51,8 +54,12 @@ def measure(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     poll_seconds: float = 0.05,
+    timeout_seconds: float | None = None,
 ) -> Measurement:
-    """Run `command`, sampling the RSS of its process tree every `poll_seconds`."""
+    """Run `command`, sampling the RSS of its process tree every `poll_seconds`.
+
+    After `timeout_seconds` the whole tree is killed (a Spark JVM is a child: killing the Python parent alone
+    would leave it running and hold the machine) and the measurement says it timed out."""
     # Output goes to a file, not a pipe: a full pipe would block the child while we only poll it.
     with tempfile.TemporaryFile(mode="w+") as log:
         started = time.perf_counter()
@@ -62,10 +69,33 @@ def measure(
         root = psutil.Process(popen.pid)
         peak = 0
         cpu: dict[int, float] = {}
+        timed_out = False
         while popen.poll() is None:
             peak = max(peak, _sample(root, cpu))
+            if timeout_seconds is not None and time.perf_counter() - started > timeout_seconds:
+                timed_out = True
+                children = _kill_children(root)
+                popen.kill()
+                popen.wait()
+                # Killed children stay zombies until their parent is gone; then init reaps them.
+                psutil.wait_procs(children, timeout=30)
+                break
             time.sleep(poll_seconds)
         wall = time.perf_counter() - started
         log.seek(0)
         output = log.read()
-    return Measurement(popen.returncode, wall, sum(cpu.values()), peak, output)
+    return Measurement(popen.returncode, wall, sum(cpu.values()), peak, output, timed_out)
+
+
+def _kill_children(root: psutil.Process) -> list[psutil.Process]:
+    # The root is left to Popen: psutil's wait would reap it, and Popen would then report exit code 0.
+    try:
+        procs = root.children(recursive=True)
+    except psutil.Error:
+        return []
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            continue
+    return procs

@@ -121,7 +121,13 @@ def spark_env(input_bytes: int) -> dict[str, str]:
 
 
 def _run_engine(
-    name: str, data_dir: Path, out: Path, event_logs: Path, max_memory_gib: float, input_bytes: int
+    name: str,
+    data_dir: Path,
+    out: Path,
+    event_logs: Path,
+    max_memory_gib: float,
+    input_bytes: int,
+    timeout_seconds: float | None,
 ) -> Measurement:
     command = [
         sys.executable,
@@ -143,7 +149,18 @@ def _run_engine(
         "GROCERY_SPARK_EVENT_LOG_DIR": str(event_logs),
         "RAY_USAGE_STATS_ENABLED": "0",
     }
-    return measure(command, cwd=REPO_ROOT, env=env, poll_seconds=0.2)
+    return measure(command, cwd=REPO_ROOT, env=env, poll_seconds=0.2, timeout_seconds=timeout_seconds)
+
+
+def engine_status(m: Measurement, result: dict) -> str:
+    """What became of one engine's run, in the report's words."""
+    if m.timed_out:
+        return f"stopped at the {m.wall_seconds:.0f} s limit"
+    if m.returncode == 0:
+        return "ok"
+    if result.get("error") == "out of memory" or m.returncode in (-9, 137):
+        return "out of memory"
+    return f"failed ({m.returncode})"
 
 
 @app.command()
@@ -160,6 +177,12 @@ def main(
             help="Address-space cap of the pandas engines (a clean MemoryError instead of the OOM killer)."
         ),
     ] = 20.0,
+    engine_timeout_s: Annotated[
+        float,
+        typer.Option(
+            help="Stop an engine after this many seconds (0: never); its time is then recorded as a lower bound."
+        ),
+    ] = 0.0,
 ) -> None:
     """Generate (once) and run every engine at SIZE; write the Markdown report and the PNG chart."""
     settings = load_settings()
@@ -173,6 +196,13 @@ def main(
     total = input_bytes(data_dir / "landing", landing_days(data_dir / "landing"))
     rows: list[dict] = []
     load = os.getloadavg()
+    command = f"make lab-batch SIZE={size}"
+    if engines != ",".join(DEFAULT_ENGINES):
+        command = f"python -m python_jobs.labs.batch --size {size} --engines {engines}"
+    if engine_timeout_s:
+        flag = "--engine-timeout-s " if command.startswith("python") else "ENGINE_TIMEOUT_S="
+        command += f" {flag}{engine_timeout_s:g}"
+
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as progress:
@@ -181,7 +211,10 @@ def main(
             box: dict[str, Measurement] = {}
             worker = threading.Thread(
                 target=lambda n=name, b=box: b.setdefault(
-                    "m", _run_engine(n, data_dir, runs / n, event_logs, max_memory_gib, total)
+                    "m",
+                    _run_engine(
+                        n, data_dir, runs / n, event_logs, max_memory_gib, total, engine_timeout_s or None
+                    ),
                 )
             )
             worker.start()
@@ -192,14 +225,9 @@ def main(
             result = _engine_result(m.output)
             row = {
                 "engine": name,
-                "ok": m.returncode == 0,
-                "status": "ok"
-                if m.returncode == 0
-                else (
-                    "out of memory"
-                    if result.get("error") == "out of memory" or m.returncode in (-9, 137)
-                    else f"failed ({m.returncode})"
-                ),
+                "ok": m.returncode == 0 and not m.timed_out,
+                "status": engine_status(m, result),
+                "timed_out": m.timed_out,
                 "wall_s": round(m.wall_seconds, 2),
                 "cpu_s": round(m.cpu_seconds, 2),
                 "peak_rss_mib": round(m.peak_rss_mib, 1),
@@ -215,31 +243,15 @@ def main(
                 (reports).mkdir(parents=True, exist_ok=True)
                 (reports / f"lab-{size.upper()}-{name}.log").write_text(m.output[-20000:])
             rows.append(row)
+            # After every engine, not only at the end: a lab stopped hours in keeps what it measured.
+            write_report(rows, size, total, load, reports, command)
             progress.update(
                 task,
                 description=f"{name}: {row['status']} in {row['wall_s']:.1f}s, peak {row['peak_rss_mib']:.0f} MiB",
             )
             progress.stop_task(task)
             shutil.rmtree(runs / name, ignore_errors=True) if name != "duckdb" else None
-    reference = next((r for r in rows if r["engine"] == "duckdb" and r["ok"]), None)
-    for r in rows:
-        r["x_duckdb"] = round(r["wall_s"] / reference["wall_s"], 2) if reference and r["ok"] else None
-        r["equal"] = (r.get("checksum") == reference.get("checksum")) if reference and r["ok"] else None
-    meta = {
-        "size": size.upper(),
-        "input_bytes": total,
-        "command": f"make lab-batch SIZE={size}",
-        "when": datetime.now().isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "load_before": [round(x, 2) for x in load],
-        "load_after": [round(x, 2) for x in os.getloadavg()],
-        "spark": {k: os.environ.get(k, v) for k, v in spark_env(total).items()},
-    }
-    reports.mkdir(parents=True, exist_ok=True)
-    stem = reports / f"lab-{size.upper()}"
-    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    stem.with_suffix(".md").write_text(markdown(meta, rows))
-    chart(rows, stem.with_suffix(".png"), meta)
+    stem = write_report(rows, size, total, load, reports, command)
     shutil.rmtree(runs, ignore_errors=True)
     table = Table(title=f"batch lab, {size} ({total / 1e9:.2f} GB of CSV)")
     for col in (
@@ -258,8 +270,8 @@ def main(
         table.add_row(
             r["engine"],
             r["status"],
-            f"{r['wall_s']:.1f}",
-            str(r["x_duckdb"]),
+            f"{_at_least(r)}{r['wall_s']:.1f}",
+            f"{_at_least(r)}{r['x_duckdb']}",
             f"{r['cpu_s']:.1f}",
             f"{r['peak_rss_mib']:.0f}",
             _bytes(r["spilled_bytes"]),
@@ -268,6 +280,34 @@ def main(
         )
     console.print(table)
     console.print(f"report: {stem.with_suffix('.md')}  chart: {stem.with_suffix('.png')}")
+
+
+def write_report(
+    rows: list[dict], size: str, total: int, load: tuple[float, ...], reports: Path, command: str
+) -> Path:
+    """Ratios to DuckDB, then the JSON, Markdown and PNG report of the rows so far; returns their common stem."""
+    reference = next((r for r in rows if r["engine"] == "duckdb" and r["ok"]), None)
+    for r in rows:
+        # A stopped engine took at least its limit: its ratio is a lower bound (the report prints it as ≥).
+        measured = r["ok"] or r.get("timed_out")
+        r["x_duckdb"] = round(r["wall_s"] / reference["wall_s"], 2) if reference and measured else None
+        r["equal"] = (r.get("checksum") == reference.get("checksum")) if reference and r["ok"] else None
+    meta = {
+        "size": size.upper(),
+        "input_bytes": total,
+        "command": command,
+        "when": datetime.now().isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "load_before": [round(x, 2) for x in load],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "spark": {k: os.environ.get(k, v) for k, v in spark_env(total).items()},
+    }
+    reports.mkdir(parents=True, exist_ok=True)
+    stem = reports / f"lab-{size.upper()}"
+    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    stem.with_suffix(".md").write_text(markdown(meta, rows))
+    chart(rows, stem.with_suffix(".png"), meta)
+    return stem
 
 
 def _engine_result(output: str) -> dict:
@@ -279,6 +319,10 @@ def _engine_result(output: str) -> dict:
 
 def _bytes(n: int | None) -> str:
     return "n/a" if n is None else f"{n / 2**20:,.0f} MiB"
+
+
+def _at_least(row: dict) -> str:
+    return "≥ " if row.get("timed_out") else ""
 
 
 def markdown(meta: dict, rows: list[dict]) -> str:
@@ -294,7 +338,8 @@ def markdown(meta: dict, rows: list[dict]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['engine']} | {r['status']} | {r['wall_s']:.1f} | {r['x_duckdb'] if r['x_duckdb'] is not None else '-'} | "
+            f"| {r['engine']} | {r['status']} | {_at_least(r)}{r['wall_s']:.1f} | "
+            f"{(_at_least(r) + str(r['x_duckdb'])) if r['x_duckdb'] is not None else '-'} | "
             f"{r['cpu_s']:.1f} | {r['peak_rss_mib']:,.0f} | {_bytes(r['spilled_bytes'])} | {r.get('rows', '-')} | "
             f"{'yes' if r['equal'] else ('-' if r['equal'] is None else 'NO')} |"
         )
