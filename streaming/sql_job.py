@@ -30,10 +30,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyflink.table import DataTypes, TableEnvironment
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableEnvironment
 from pyflink.table.udf import udf
 
-from streaming.flink_env import FlinkOptions, table_env
+from streaming.flink_env import FlinkOptions, stream_env
 
 WATERMARK_BOUND_S = 30
 SILENT_MINUTES = 10
@@ -152,7 +152,22 @@ def _sources(t_env: TableEnvironment, cfg: SqlJobConfig) -> None:
     """)
 
 
-def _events(t_env: TableEnvironment, cfg: SqlJobConfig) -> None:
+def _share(t_env: StreamTableEnvironment, source: str, name: str, rowtime: str) -> None:
+    """Register the view `source` again as `name` behind a DataStream round trip (no Python: JVM to JVM).
+
+    A statement set is optimised one INSERT at a time, and each consumer's projection is pushed down into the
+    views it reads, so consumers that select different columns get different plans and nothing is shared.
+    Measured (plan of windows + CEP + DLQ): the event dedup ran 3 times, the temporal join 3 times and the
+    1-minute tumble twice. Behind the round trip each runs once for every consumer; the watermark comes along
+    with the records (`SOURCE_WATERMARK()`), so event time means the same downstream."""
+    stream = t_env.to_data_stream(t_env.from_path(source))
+    schema = Schema.new_builder().watermark(rowtime, "SOURCE_WATERMARK()").build()
+    t_env.create_temporary_view(name, t_env.from_data_stream(stream, schema))
+
+
+def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> None:
+    """Dedup, the temporal join, the 1-minute tumble; `share` (a StreamTableEnvironment) makes each one operator."""
+    suffix = "_unshared" if share else ""
     # Dedup keeps the first copy by processing time: that is append-only (keeping the first by event time
     # would emit retractions), and the event time column stays a time attribute for the windows below.
     t_env.execute_sql("""
@@ -167,20 +182,24 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig) -> None:
         else "e.temperature"
     )
     t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW enriched AS
+        CREATE TEMPORARY VIEW enriched{suffix} AS
         SELECT e.event_id, e.sensor_id, e.device_id, d.store_id, d.kind, e.event_time, e.temperature,
                {temp} AS temp_c, e.door_open, e.battery, e.published_at
         FROM good AS e
         JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time AS d ON e.sensor_id = d.sensor_id
     """)
+    if share:
+        _share(t_env, "enriched_unshared", "enriched", "event_time")
     t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW tumble_1m AS
+        CREATE TEMPORARY VIEW tumble_1m{suffix} AS
         SELECT sensor_id, device_id, store_id, window_start, window_end, window_time, COUNT(*) AS events,
                {EXACT_MEAN} AS temp_mean, MIN(temp_c) AS temp_min, MAX(temp_c) AS temp_max,
                SUM(door_open) AS door_open_events, MAX(published_at) AS published_at
         FROM TABLE(TUMBLE(TABLE enriched, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
         GROUP BY sensor_id, device_id, store_id, window_start, window_end, window_time
     """)
+    if share:
+        _share(t_env, "tumble_1m_unshared", "tumble_1m", "window_time")
     t_env.execute_sql("CREATE TEMPORARY VIEW door_events AS SELECT * FROM enriched WHERE door_open = 1")
 
 
@@ -328,15 +347,15 @@ def _sinks(t_env: TableEnvironment, out: Path, live: bool) -> None:
     fs("latency", "event_id BIGINT, published_at TIMESTAMP(3), processed_at TIMESTAMP(3)", "csv")
 
 
-def build(cfg: SqlJobConfig) -> TableEnvironment:
-    t_env = table_env(cfg.options)
+def build(cfg: SqlJobConfig) -> StreamTableEnvironment:
+    _, t_env = stream_env(cfg.options)
     if cfg.scalar_udf:
         offsets = json.loads(cfg.calibration.read_text())
         t_env.create_temporary_function("calibrate", make_calibrate(offsets))
     if cfg.pandas_udf:
         t_env.create_temporary_function("zscore", zscore)
     _sources(t_env, cfg)
-    _events(t_env, cfg)
+    _events(t_env, cfg, share=True)
     _sinks(t_env, cfg.out, cfg.live)
     return t_env
 
