@@ -196,12 +196,13 @@ def main(
     total = input_bytes(data_dir / "landing", landing_days(data_dir / "landing"))
     rows: list[dict] = []
     load = os.getloadavg()
-    command = f"make lab-batch SIZE={size}"
-    if engines != ",".join(DEFAULT_ENGINES):
+    if engines == ",".join(DEFAULT_ENGINES):
+        command = f"make lab-batch SIZE={size}"
+        command += f" ENGINE_TIMEOUT_S={engine_timeout_s:g}" if engine_timeout_s else ""
+    else:
         command = f"python -m python_jobs.labs.batch --size {size} --engines {engines}"
-    if engine_timeout_s:
-        flag = "--engine-timeout-s " if command.startswith("python") else "ENGINE_TIMEOUT_S="
-        command += f" {flag}{engine_timeout_s:g}"
+        command += f" --engine-timeout-s {engine_timeout_s:g}" if engine_timeout_s else ""
+    stem = reports / f"lab-{size.upper()}"
 
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
@@ -223,10 +224,11 @@ def main(
                 time.sleep(0.5)
             m = box["m"]
             result = _engine_result(m.output)
+            status = engine_status(m, result)
             row = {
                 "engine": name,
-                "ok": m.returncode == 0 and not m.timed_out,
-                "status": engine_status(m, result),
+                "ok": status == "ok",
+                "status": status,
                 "timed_out": m.timed_out,
                 "wall_s": round(m.wall_seconds, 2),
                 "cpu_s": round(m.cpu_seconds, 2),
@@ -244,14 +246,13 @@ def main(
                 (reports / f"lab-{size.upper()}-{name}.log").write_text(m.output[-20000:])
             rows.append(row)
             # After every engine, not only at the end: a lab stopped hours in keeps what it measured.
-            write_report(rows, size, total, load, reports, command)
+            write_report(rows, size, total, load, stem, command)
             progress.update(
                 task,
                 description=f"{name}: {row['status']} in {row['wall_s']:.1f}s, peak {row['peak_rss_mib']:.0f} MiB",
             )
             progress.stop_task(task)
             shutil.rmtree(runs / name, ignore_errors=True) if name != "duckdb" else None
-    stem = write_report(rows, size, total, load, reports, command)
     shutil.rmtree(runs, ignore_errors=True)
     table = Table(title=f"batch lab, {size} ({total / 1e9:.2f} GB of CSV)")
     for col in (
@@ -283,9 +284,9 @@ def main(
 
 
 def write_report(
-    rows: list[dict], size: str, total: int, load: tuple[float, ...], reports: Path, command: str
-) -> Path:
-    """Ratios to DuckDB, then the JSON, Markdown and PNG report of the rows so far; returns their common stem."""
+    rows: list[dict], size: str, total: int, load: tuple[float, ...], stem: Path, command: str
+) -> None:
+    """Ratios to DuckDB, then the report of the rows so far: `stem`.json, .md and .png."""
     reference = next((r for r in rows if r["engine"] == "duckdb" and r["ok"]), None)
     for r in rows:
         # A stopped engine took at least its limit: its ratio is a lower bound (the report prints it as ≥).
@@ -302,12 +303,10 @@ def write_report(
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "spark": {k: os.environ.get(k, v) for k, v in spark_env(total).items()},
     }
-    reports.mkdir(parents=True, exist_ok=True)
-    stem = reports / f"lab-{size.upper()}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     stem.with_suffix(".md").write_text(markdown(meta, rows))
     chart(rows, stem.with_suffix(".png"), meta)
-    return stem
 
 
 def _engine_result(output: str) -> dict:
