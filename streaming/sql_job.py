@@ -428,7 +428,24 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
         default=0,
         help="advance the watermark in steps of this many event-time seconds (a divisor of 60; 0 = per record)",
     )
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Flink configuration, repeatable (e.g. table.exec.mini-batch.enabled=true)",
+    )
     args = parser.parse_args(argv)
+    extra = (
+        {"pipeline.auto-watermark-interval": f"{args.watermark_interval_ms} ms"}
+        if args.watermark_interval_ms
+        else {}
+    )
+    for item in args.conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--conf expects KEY=VALUE, got {item!r}")
+        extra[key.strip()] = value.strip()
     return SqlJobConfig(
         events=args.input / "events",
         dim=args.input / "dim",
@@ -444,11 +461,7 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
             parallelism=args.parallelism,
             checkpoint_dir=args.checkpoint_dir or args.out / "_checkpoints",
             per_event_watermarks=args.watermark_interval_ms == 0,
-            extra=(
-                {"pipeline.auto-watermark-interval": f"{args.watermark_interval_ms} ms"}
-                if args.watermark_interval_ms
-                else {}
-            ),
+            extra=extra,
         ),
     )
 
