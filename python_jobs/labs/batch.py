@@ -280,7 +280,13 @@ def main(
             str(r["equal"]),
         )
     console.print(table)
-    console.print(f"report: {stem.with_suffix('.md')}  chart: {stem.with_suffix('.png')}")
+    console.print(f"report: {_with_ext(stem, '.md')}  chart: {_with_ext(stem, '.png')}")
+
+
+def _with_ext(stem: Path, ext: str) -> Path:
+    """`stem` + `ext`. Not Path.with_suffix: for a size like 0.5GB the stem `lab-0.5GB` has a "suffix" (.5GB),
+    which with_suffix would replace, writing lab-0.md."""
+    return stem.with_name(stem.name + ext)
 
 
 def write_report(
@@ -304,9 +310,9 @@ def write_report(
         "spark": {k: os.environ.get(k, v) for k, v in spark_env(total).items()},
     }
     stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    stem.with_suffix(".md").write_text(markdown(meta, rows))
-    chart(rows, stem.with_suffix(".png"), meta)
+    _with_ext(stem, ".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    _with_ext(stem, ".md").write_text(markdown(meta, rows))
+    chart(rows, _with_ext(stem, ".png"), meta)
 
 
 def _engine_result(output: str) -> dict:
