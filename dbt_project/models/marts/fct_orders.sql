@@ -40,6 +40,10 @@ line_totals as (
         sum(quantity) as item_count,
         sum(line_amount) as items_amount
     from {{ ref('int_order_lines__enriched') }}
+    -- Only the lines of the orders selected above (as the SQLMesh twin does): on an incremental day PostgreSQL
+    -- otherwise totals every line of the history and throws most away (60 days at scale 10: 8.0 / 9.8 s ->
+    -- 7.1 / 5.9 s for one incremental day of this model; docs/transformation.md).
+    where order_id in (select order_id from orders)
     group by order_id
 ),
 
