@@ -11,6 +11,9 @@ WITH lines AS (
     SUM(quantity) AS item_count,
     SUM(line_amount) AS items_amount
   FROM sqlmesh_intermediate.int_order_lines__enriched
+  -- Only the audited orders' lines: totalling the whole history's lines was 4.4 s of a 20 s day on Postgres
+  -- at 60 days (scale 10), for an interval of four order days.
+  WHERE order_id IN (SELECT order_id FROM @this_model)
   GROUP BY order_id
 )
 SELECT fct.order_id, fct.order_total, fct.delivery_fee, lines.items_amount
