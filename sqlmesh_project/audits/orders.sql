@@ -4,21 +4,14 @@
 AUDIT (
   name order_total_equals_lines
 );
-WITH lines AS (
-  SELECT
-    order_id,
-    COUNT(*) AS line_count,
-    SUM(quantity) AS item_count,
-    SUM(line_amount) AS items_amount
-  FROM sqlmesh_intermediate.int_order_lines__enriched
-  -- Only the audited orders' lines: totalling the whole history's lines was 4.4 s of a 20 s day on Postgres
-  -- at 60 days (scale 10), for an interval of four order days.
-  WHERE order_id IN (SELECT order_id FROM @this_model)
-  GROUP BY order_id
-)
-SELECT fct.order_id, fct.order_total, fct.delivery_fee, lines.items_amount
+-- Join first, then total: only the audited orders' lines are summed. (Totalling every line of the history
+-- first was 4.4 s of a 20 s day on Postgres at 60 days of scale 10, for an interval of four order days; an
+-- `IN (SELECT order_id FROM @this_model)` filter instead made the full refresh's audit slower, 4.7 -> 8.5 s.)
+SELECT fct.order_id, fct.order_total, fct.delivery_fee, SUM(lines.line_amount) AS items_amount
 FROM @this_model AS fct
-LEFT JOIN lines ON fct.order_id = lines.order_id
-WHERE fct.order_total <> COALESCE(lines.items_amount, 0) + fct.delivery_fee
-  OR fct.line_count <> COALESCE(lines.line_count, 0)
-  OR fct.item_count <> COALESCE(lines.item_count, 0);
+LEFT JOIN sqlmesh_intermediate.int_order_lines__enriched AS lines
+  ON fct.order_id = lines.order_id
+GROUP BY fct.order_id, fct.order_total, fct.delivery_fee, fct.line_count, fct.item_count
+HAVING fct.order_total <> COALESCE(SUM(lines.line_amount), 0) + fct.delivery_fee
+  OR fct.line_count <> COUNT(lines.order_id)
+  OR fct.item_count <> COALESCE(SUM(lines.quantity), 0);

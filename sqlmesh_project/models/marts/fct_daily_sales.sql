@@ -29,8 +29,6 @@ WITH orders AS (
 ), lines AS (
   SELECT order_id, category_id, category_name, quantity, line_amount
   FROM sqlmesh_intermediate.int_order_lines__enriched
-  WHERE
-    order_id IN (SELECT order_id FROM orders)
 )
 SELECT
   @surrogate_key(orders.order_date, orders.store_id, lines.category_id) AS daily_sales_key,
