@@ -86,8 +86,13 @@ parity: $(VENV)/.synced ## Compare every shared mart between dbt and SQLMesh aft
 lab-sqlmesh-envs: $(VENV)/.synced ## SQLMesh virtual dev environments: breaking vs non-breaking change, zero-copy promote
 	$(PY) -m python_jobs.labs.sqlmesh_envs
 
+# A long history cheaply: make bench-transform BENCH_SCALES=10 DAYS=60 BACKFILL_DAYS=58 (days 1..58 in one build).
+BENCH_SCALES ?= 1,10
+BENCH_BACKENDS ?= duckdb,postgres
+BACKFILL_DAYS ?= 1
 bench-transform: $(VENV)/.synced ## dbt vs SQLMesh build times at default and 10x scale (DuckDB and Postgres)
-	$(PY) -m python_jobs.benchmarks.transform
+	$(PY) -m python_jobs.benchmarks.transform --scales $(BENCH_SCALES) --days $(DAYS) \
+		--backfill-days $(BACKFILL_DAYS) --backends $(BENCH_BACKENDS)
 
 pipeline-postgres: $(VENV)/.synced ## The pipeline, then the same marts on a throwaway PostgreSQL (dbt + SQLMesh) and parity
 	$(PY) -m python_jobs.postgres pipeline --days $(DAYS) --scale $(SCALE) --seed $(SEED)
