@@ -192,7 +192,8 @@ def bench_scale(settings: Settings, days: int, backend: Backend, backfill_days: 
     """`backfill_days` B: the first build covers days 1..B in one command (a history loaded at once, as when a
     project is adopted on an existing warehouse), then days B+1..days run one at a time."""
     raw = raw_warehouse(settings, days)
-    dates = [settings.day_date(d) for d in [backfill_days, *range(backfill_days + 1, days + 1)]]
+    # The first entry is the first build (of days 1..backfill_days), the rest one day each.
+    dates = [settings.day_date(d) for d in range(backfill_days, days + 1)]
     work = settings.data_dir / backend.name
     runner = Runner(settings.scale, backend, work)
 
