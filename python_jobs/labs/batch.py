@@ -243,7 +243,7 @@ def main(
                 row["checksum"] = "-".join(s.checksum[-8:] for s in summaries.values())
             else:
                 (reports).mkdir(parents=True, exist_ok=True)
-                (reports / f"lab-{size.upper()}-{name}.log").write_text(m.output[-20000:])
+                _with_ext(stem, f"-{name}.log").write_text(m.output[-20000:])
             rows.append(row)
             # After every engine, not only at the end: a lab stopped hours in keeps what it measured.
             write_report(rows, size, total, load, stem, command)
