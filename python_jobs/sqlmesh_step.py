@@ -80,6 +80,11 @@ def main(
 ) -> None:
     """Plan (first day) or run (later days) the SQLMesh project with the execution time pinned to DAY + 1."""
     target = warehouse or Path(os.environ.get("WAREHOUSE_PATH", REPO_ROOT / "data" / "warehouse.duckdb"))
+    # A log file per day in the project's logs/ folder, as the `sqlmesh` CLI writes one per command: the SQL
+    # each model and audit ran, with timestamps, is how a slow day is read.
+    from sqlmesh import configure_logging
+
+    configure_logging(log_file_dir=project.resolve() / "logs")
     done = process_day(date.fromisoformat(day), target.resolve(), project.resolve(), gateway)
     typer.echo(f"sqlmesh {done} for {day} at execution time {execution_time_for(date.fromisoformat(day))}")
 

@@ -13,17 +13,29 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
+
+from python_jobs.pipeline import dbt_day_vars
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 PROFILES_DIR = REPO_ROOT / "profiles"
 
 DAYS = ["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"]
+# Every incremental model: after the four days built one by one, each must equal its --full-refresh build.
+INCREMENTAL_TABLES = [
+    ("intermediate", "int_orders__latest_version"),
+    ("marts", "fct_orders"),
+    ("marts", "fct_daily_sales"),
+]
 HIGH = datetime(9999, 12, 31)
 
 # --------------------------------------------------------------------------------------------------------------
@@ -286,7 +298,7 @@ def build_raw_warehouse(path: Path) -> None:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def run_dbt(project_dir: Path, args: list[str], env: dict[str, str]) -> None:
+def invoke_dbt(project_dir: Path, args: list[str], env: dict[str, str]) -> dbtRunnerResult:
     """Run the real dbt CLI in-process (dbtRunner): no interpreter start-up per call."""
     from dbt.cli.main import dbtRunner
 
@@ -294,7 +306,7 @@ def run_dbt(project_dir: Path, args: list[str], env: dict[str, str]) -> None:
     os.environ.update(env)
     try:
         # Explicit paths, so a developer's DBT_PROJECT_DIR / DBT_TARGET_PATH cannot redirect the test.
-        result = dbtRunner().invoke(
+        return dbtRunner().invoke(
             [
                 *args,
                 "--project-dir",
@@ -311,7 +323,18 @@ def run_dbt(project_dir: Path, args: list[str], env: dict[str, str]) -> None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def run_dbt(project_dir: Path, args: list[str], env: dict[str, str]) -> None:
+    result = invoke_dbt(project_dir, args, env)
     assert result.success, f"dbt {' '.join(args)} failed: {result.exception or result.result}"
+
+
+def failed_tests(project_dir: Path, args: list[str], env: dict[str, str]) -> set[str]:
+    """Run dbt expecting test failures: the names of the tests that failed."""
+    result = invoke_dbt(project_dir, args, env)
+    assert result.exception is None, result.exception
+    return {r.node.name for r in result.result.results if str(r.status) in ("fail", "error")}
 
 
 def copy_project(root: Path) -> Path:
@@ -326,18 +349,20 @@ def copy_project(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the four days one by one; keep the incremental fct_orders; then rebuild with --full-refresh."""
+    """Build the four days one by one as the pipeline does (each day's tests scoped to its rows); keep the
+    incremental tables; then rebuild with --full-refresh."""
     root = tmp_path_factory.mktemp("dbt")
     project = copy_project(root)
     path = root / "warehouse.duckdb"
     build_raw_warehouse(path)
     env = {"WAREHOUSE_PATH": str(path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     for day in DAYS:
-        run_dbt(project, ["build", "--vars", f"{{run_date: '{day}'}}"], env)
+        run_dbt(project, ["build", "--vars", dbt_day_vars(date.fromisoformat(day))], env)
 
     con = duckdb.connect(str(path))
     try:
-        con.execute("create table main.fct_orders_incremental as select * from marts.fct_orders")
+        for schema, table in INCREMENTAL_TABLES:
+            con.execute(f"create table main.{table}_incremental as select * from {schema}.{table}")
     finally:
         con.close()
 
@@ -364,16 +389,21 @@ def ts(text: str) -> datetime:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def test_incremental_fct_orders_equals_full_refresh(warehouse: Path) -> None:
+@pytest.mark.parametrize(("schema", "table"), INCREMENTAL_TABLES)
+def test_incremental_table_equals_full_refresh(warehouse: Path, schema: str, table: str) -> None:
     """Four incremental days give exactly the rows of one --full-refresh build (EXCEPT ALL both ways)."""
     only_incremental = query(
-        warehouse, "select * from main.fct_orders_incremental except all select * from marts.fct_orders"
+        warehouse, f"select * from main.{table}_incremental except all select * from {schema}.{table}"
     )
     only_full = query(
-        warehouse, "select * from marts.fct_orders except all select * from main.fct_orders_incremental"
+        warehouse, f"select * from {schema}.{table} except all select * from main.{table}_incremental"
     )
     assert only_incremental == []
     assert only_full == []
+    assert query(warehouse, f"select count(*) from {schema}.{table}")[0][0] > 0
+
+
+def test_incremental_fct_orders_rows(warehouse: Path) -> None:
     # ...and the rows are the ones we expect: latest status, late orders 105 and 108 picked up by the lookback.
     rows = query(
         warehouse,
@@ -512,3 +542,40 @@ def test_profile_is_found_from_inside_the_project() -> None:
     link = DBT_PROJECT / "profiles.yml"
     assert link.is_symlink()
     assert link.resolve() == (PROFILES_DIR / "profiles.yml").resolve()
+
+
+def test_test_since_reads_new_rows_and_checks_new_keys_against_all(tmp_path: Path) -> None:
+    """With var test_since (macros/test_scope.sql) the source tests of raw.order_lines read only the rows loaded
+    since then, except uniqueness, which checks the new keys against every day: an old bad row is not read
+    again, a new line duplicating an old one is still caught. Without the var every test reads everything."""
+    project = copy_project(tmp_path)
+    path = tmp_path / "warehouse.duckdb"
+    build_raw_warehouse(path)
+    con = duckdb.connect(str(path))
+    try:
+        # The last day re-delivers a line of the first day (a duplicate key across days)...
+        con.execute(
+            "insert into raw.order_lines select order_id, line_number, product_id, quantity, unit_price, "
+            f"date '{DAYS[-1]}', 'x', 1, null from raw.order_lines where _load_date = date '{DAYS[0]}' limit 1"
+        )
+        # ...and an old day has a line without a product, of an unknown order.
+        con.execute(
+            f"insert into raw.order_lines values (999, 1, null, 1, 1.00, date '{DAYS[0]}', 'x', 2, null)"
+        )
+    finally:
+        con.close()
+    env = {"WAREHOUSE_PATH": str(path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    # cautious: only tests whose parents are all selected (not the marts' tests against the seeds).
+    select = ["--select", "products", "categories", "source:shop.order_lines", "source:shop.orders",
+              "--indirect-selection", "cautious"]  # fmt: skip
+
+    scoped = failed_tests(project, ["build", *select, "--vars", f"{{test_since: '{DAYS[-1]}'}}"], env)
+    everything = failed_tests(project, ["build", *select], env)
+
+    unique = "source_unique_combination_of_columns_shop_order_lines_order_id__line_number"
+    old_row = {
+        "source_not_null_shop_order_lines_product_id",
+        "source_relationships_shop_order_lines_order_id__order_id__source_shop_orders_",
+    }
+    assert scoped == {unique}
+    assert everything == {unique, *old_row}
