@@ -206,7 +206,17 @@ def test_reload_replaces_raw_and_keeps_the_views_over_it(built: Built) -> None:
         for table, rows in expected.items():
             assert con.execute(f"SELECT count(*) FROM raw.{table}").fetchone() == (rows,)
         (staged,) = con.execute("SELECT count(*) FROM staging.stg_shop__customers").fetchone()
+        # Every raw table with a load day has its BRIN index, already summarised (nothing left to summarise).
+        indexed = {
+            table: con.execute(f"SELECT brin_summarize_new_values('raw.\"{index}\"'::regclass)").fetchone()[0]
+            for table, index in con.execute(
+                "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'raw' AND indexdef LIKE "
+                "'%USING brin (_load_date)%'"
+            ).fetchall()
+        }
     assert staged == expected["customers"]
+    assert {"customers", "order_lines", "orders", "stores"} <= set(indexed)
+    assert set(indexed.values()) == {0}
 
 
 def test_a_changed_postgres_table_is_refused_and_nothing_is_loaded(

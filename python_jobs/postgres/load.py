@@ -44,6 +44,22 @@ def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: s
     ]
 
 
+def _index_load_date(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
+    """A BRIN index on `_load_date`: the rows arrive day by day, so the load days lie in order on disk and a
+    block-range index of a few kilobytes lets `_load_date >= day` read only the last days' blocks. That is what
+    a daily build's tests of new rows filter on (dbt's test_since): without it each of them read every row of
+    the history (e.g. ten tests of 5.2M order lines, ~0.5 s each). DuckDB gets the same from the min/max zone
+    maps it keeps per row group. TRUNCATE + INSERT leaves the block ranges unsummarised (BRIN summarises on
+    VACUUM, not on insert), hence the explicit summarise."""
+    index = f"{table}__load_date_brin"
+    statements = [
+        f'CREATE INDEX IF NOT EXISTS "{index}" ON "{schema}"."{table}" USING brin (_load_date)',
+        f"SELECT brin_summarize_new_values(''\"{schema}\".\"{index}\"''::regclass)",
+    ]
+    for statement in statements:
+        con.execute(f"CALL postgres_execute('{POSTGRES}', '{statement}')")
+
+
 def load_schemas(warehouse: Path, dsn: str, schemas: tuple[str, ...] = ("raw",)) -> list[TableCopy]:
     """Replace every table of `schemas` in Postgres by the warehouse's; returns the rows copied per table."""
     con = connect(dsn, warehouse=warehouse)
@@ -85,6 +101,8 @@ def load_schemas(warehouse: Path, dsn: str, schemas: tuple[str, ...] = ("raw",))
         # and PostgreSQL plans their joins from statistics (the scale-10 finding in docs/postgres.md).
         for copy in copies:
             con.execute(f"CALL postgres_execute('{POSTGRES}', 'ANALYZE \"{copy.schema}\".\"{copy.table}\"')")
+            if "_load_date" in (name for name, _ in _columns(con, POSTGRES, copy.schema, copy.table)):
+                _index_load_date(con, copy.schema, copy.table)
         return copies
     except BaseException:
         with contextlib.suppress(duckdb.Error):
