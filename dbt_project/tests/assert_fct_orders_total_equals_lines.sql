@@ -17,6 +17,7 @@ lines as (
     from {{ ref('int_order_lines__enriched') }}
     {% if test_since() is not none -%}
     where order_id in (select order_id from orders)
+    and {{ lines_loaded_since("select first_loaded_on from " ~ ref('fct_orders') ~ " where " ~ test_since_filter('last_loaded_on')) }}
     {% endif -%}
     group by order_id
 )

@@ -10,7 +10,9 @@ AUDIT (
 SELECT fct.order_id, fct.order_total, fct.delivery_fee, SUM(lines.line_amount) AS items_amount
 FROM @this_model AS fct
 LEFT JOIN sqlmesh_intermediate.int_order_lines__enriched AS lines
-  ON fct.order_id = lines.order_id
+  -- Lines come with their order's first delivery, on or after its order day (see fct_orders): the interval's
+  -- orders can only have lines loaded since its first day.
+  ON fct.order_id = lines.order_id AND lines.loaded_on >= @start_date
 GROUP BY fct.order_id, fct.order_total, fct.delivery_fee, fct.line_count, fct.item_count
 HAVING fct.order_total <> COALESCE(SUM(lines.line_amount), 0) + fct.delivery_fee
   OR fct.line_count <> COUNT(lines.order_id)

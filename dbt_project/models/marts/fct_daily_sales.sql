@@ -27,6 +27,9 @@ with orders as (
 lines as (
     select order_id, category_id, category_name, quantity, line_amount
     from {{ ref('int_order_lines__enriched') }}
+    {% if is_incremental() %}
+    where {{ lines_loaded_since("select first_loaded_on from " ~ ref('fct_orders') ~ " where order_date in (" ~ daily_sales_days() ~ ")") }}
+    {% endif %}
 )
 
 select

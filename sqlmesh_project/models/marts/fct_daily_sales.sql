@@ -29,6 +29,8 @@ WITH orders AS (
 ), lines AS (
   SELECT order_id, category_id, category_name, quantity, line_amount
   FROM sqlmesh_intermediate.int_order_lines__enriched
+  -- Lines come with their order's first delivery, on or after its order day (see fct_orders).
+  WHERE loaded_on >= @start_date
 )
 SELECT
   @surrogate_key(orders.order_date, orders.store_id, lines.category_id) AS daily_sales_key,

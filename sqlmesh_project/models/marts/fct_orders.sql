@@ -48,6 +48,10 @@ WITH orders AS (
   FROM sqlmesh_intermediate.int_order_lines__enriched
   WHERE
     order_id IN (SELECT order_id FROM orders)
+    -- An order's lines come with its first delivery, never before the day it was placed: only the lines loaded
+    -- since the interval's first day can belong to its orders. On PostgreSQL the BRIN index on raw._load_date
+    -- then reads the last days' blocks instead of every line of the history (docs/transformation.md).
+    AND loaded_on >= @start_date
   GROUP BY
     order_id
 ), customer_versions AS (
