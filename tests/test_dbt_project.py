@@ -33,6 +33,7 @@ DAYS = ["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"]
 # Every incremental model: after the four days built one by one, each must equal its --full-refresh build.
 INCREMENTAL_TABLES = [
     ("intermediate", "int_orders__latest_version"),
+    ("intermediate", "int_customers__hard_deletes"),
     ("marts", "fct_orders"),
     ("marts", "fct_daily_sales"),
 ]

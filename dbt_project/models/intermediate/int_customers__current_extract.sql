@@ -2,6 +2,10 @@
 -- extract delivered on or before run_date. This is what snap_customers compares with its current versions.
 -- Taking the latest load day (rather than exactly run_date) keeps the snapshot sane if a day's extract is
 -- missing: the previous state is repeated instead of every customer looking deleted.
+-- A table rebuilt every run, not a view: the snapshot, its tests and the extract-vs-dimension test all read
+-- it, and as a view each of them looked for the latest extract in every extract of the history again.
+{{ config(materialized='table') }}
+
 with customers as (
     select * from {{ ref('stg_shop__customers') }}
 ),

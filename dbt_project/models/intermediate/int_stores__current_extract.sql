@@ -1,6 +1,9 @@
 -- The store table at the end of run_date: the rows of the latest full extract on or before run_date
 -- (see int_customers__current_extract). snap_stores compares its descriptive columns (check strategy),
 -- because stores carry no change timestamp.
+-- A table rebuilt every run, for the reason given in int_customers__current_extract.
+{{ config(materialized='table') }}
+
 with stores as (
     select * from {{ ref('stg_shop__stores') }}
 ),
