@@ -31,7 +31,9 @@ def postgres_backend(server: PostgresServer) -> Backend:
         load_schemas(raw, server.fresh_database(_database(work)))
 
     def env(work: Path) -> dict[str, str]:
-        return {**server.env(), "PGDATABASE": _database(work)}
+        # WAREHOUSE_PATH: SQLMesh opens every gateway of config.yaml, the unused DuckDB one in memory then
+        # (python_jobs/sqlmesh_step.py), not the repository's warehouse file.
+        return {**server.env(), "PGDATABASE": _database(work), "WAREHOUSE_PATH": ":memory:"}
 
     return Backend(
         name="postgres",
