@@ -46,17 +46,21 @@
 {%- endmacro %}
 
 
-{#- The load-day column a model or source declares in meta (see above), or none. -#}
+{#- The load-day column a model or source declares in meta (see above), or none. Looked up among the running
+    test's own parents (one or two), not the whole graph: that loop ran for every test and made each build slower. -#}
 {% macro load_day_column_of(relation) -%}
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set schema = (relation.schema or '') | lower -%}
     {%- set name = (relation.identifier or '') | lower -%}
-    {%- for node in graph.nodes.values() | list + graph.sources.values() | list -%}
-        {%- set node_name = (node.identifier if node.resource_type == 'source' else node.alias) or node.name -%}
-        {%- if (node.schema | lower) == schema and (node_name | lower) == name -%}
-            {{ return(node.config.meta.get('load_day_column')) }}
+    {%- set schema = (relation.schema or '') | lower -%}
+    {%- for unique_id in model.depends_on.nodes -%}
+        {%- set node = graph.sources.get(unique_id) if unique_id.startswith('source.') else graph.nodes.get(unique_id) -%}
+        {%- if node -%}
+            {%- set node_name = (node.identifier if node.resource_type == 'source' else node.alias) or node.name -%}
+            {%- if (node.schema | lower) == schema and (node_name | lower) == name -%}
+                {{ return(node.config.meta.get('load_day_column')) }}
+            {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(none) }}
