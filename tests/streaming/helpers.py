@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +14,24 @@ from python_jobs.config import REPO_ROOT
 
 def run_module(module: str, *args: str, timeout: float = 300) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run(
+    # Its own process group: on a timeout the JVM and Python workers PyFlink started are killed with the
+    # module, instead of running on and slowing every later test.
+    with subprocess.Popen(
         [sys.executable, "-m", module, *args],
         cwd=REPO_ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-    )
+        start_new_session=True,
+    ) as popen:
+        try:
+            stdout, stderr = popen.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.communicate()
+            raise
+    proc = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
     if proc.returncode != 0:
         raise AssertionError(
             f"{module} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
