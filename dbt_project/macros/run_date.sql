@@ -5,15 +5,25 @@
     By hand you may omit it: it then defaults to the latest _load_date in raw.customers, which is still
     deterministic (it depends only on what has been loaded, never on the wall clock).
 -#}
+{#- A var holding a day (run_date, test_since): none when not given, else its 'YYYY-MM-DD' text. -#}
+{% macro date_var(name) -%}
+    {%- set given = var(name, none) -%}
+    {%- if given is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {#- YAML turns an unquoted 2026-01-07 into a date object: normalise and validate either way. -#}
+    {%- set text = given | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must look like YYYY-MM-DD, got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{ return(text) }}
+{%- endmacro %}
+
+
 {% macro run_date() -%}
-    {%- set given = var('run_date', none) -%}
+    {%- set given = date_var('run_date') -%}
     {%- if given is not none -%}
-        {#- YAML turns an unquoted 2026-01-07 into a date object: normalise and validate either way. -#}
-        {%- set text = given | string | trim -%}
-        {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
-            {{ exceptions.raise_compiler_error("var run_date must look like YYYY-MM-DD, got '" ~ text ~ "'") }}
-        {%- endif -%}
-        {{ return(text) }}
+        {{ return(given) }}
     {%- endif -%}
 
     {#- At parse time dbt renders every model once without a database connection (`execute` is false): the

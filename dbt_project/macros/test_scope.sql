@@ -27,11 +27,7 @@
     {%- if given is none or (given | string | trim) == '' -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set text = given | string | trim -%}
-    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
-        {{ exceptions.raise_compiler_error("var test_since must look like YYYY-MM-DD, got '" ~ text ~ "'") }}
-    {%- endif -%}
-    {{ return(text) }}
+    {{ return(date_var('test_since')) }}
 {%- endmacro %}
 
 
