@@ -77,13 +77,15 @@ def load_schemas(warehouse: Path, dsn: str, schemas: tuple[str, ...] = ("raw",))
         for schema in schemas:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS {POSTGRES}."{schema}"')
         copies = []
+        by_load_date = []  # the copies with a _load_date column, which get its BRIN index after the commit
         for schema, table in tables:
             source = f'"{catalog}"."{schema}"."{table}"'
             target = f'{POSTGRES}."{schema}"."{table}"'
+            columns = [n for n, _ in _columns(con, catalog, schema, table)]
             existing = _columns(con, POSTGRES, schema, table)
             if not existing:
                 con.execute(f"CREATE TABLE {target} AS FROM {source} LIMIT 0")
-            elif [n for n, _ in existing] != [n for n, _ in _columns(con, catalog, schema, table)]:
+            elif [n for n, _ in existing] != columns:
                 raise PostgresSchemaError(
                     f"{schema}.{table} in Postgres has columns {[n for n, _ in existing]}, the warehouse has "
                     "other ones: drop the Postgres table (and what depends on it) deliberately, then load again"
@@ -96,13 +98,15 @@ def load_schemas(warehouse: Path, dsn: str, schemas: tuple[str, ...] = ("raw",))
             if copied != expected:
                 raise RuntimeError(f"{schema}.{table}: copied {copied} rows of {expected}; rolling back")
             copies.append(TableCopy(schema, table, int(copied)))
+            if "_load_date" in columns:
+                by_load_date.append(copies[-1])
         con.execute("COMMIT")
         # Statistics now rather than whenever autovacuum gets to it: the builds read these tables right away,
         # and PostgreSQL plans their joins from statistics (the scale-10 finding in docs/postgres.md).
         for copy in copies:
             con.execute(f"CALL postgres_execute('{POSTGRES}', 'ANALYZE \"{copy.schema}\".\"{copy.table}\"')")
-            if "_load_date" in (name for name, _ in _columns(con, POSTGRES, copy.schema, copy.table)):
-                _index_load_date(con, copy.schema, copy.table)
+        for copy in by_load_date:
+            _index_load_date(con, copy.schema, copy.table)
         return copies
     except BaseException:
         with contextlib.suppress(duckdb.Error):
