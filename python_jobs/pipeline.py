@@ -60,11 +60,12 @@ def dbt_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "dbt"), *args]
 
 
-def dbt_day_vars(when: date) -> str:
+def dbt_day_vars(when: date, *, scoped_tests: bool = True) -> str:
     """`--vars` of one simulated day's build: the day it processes, and test_since = that day, so the tests of
     the big append-only tables check that day's rows, not the whole history again (dbt_project/macros/test_scope.sql).
-    Day after day this tests every row once; a build by hand without test_since tests everything."""
-    return f"{{run_date: '{when.isoformat()}', test_since: '{when.isoformat()}'}}"
+    Day after day this tests every row once; without test_since (`scoped_tests=False`) a build tests everything."""
+    day = when.isoformat()
+    return f"{{run_date: '{day}', test_since: '{day}'}}" if scoped_tests else f"{{run_date: '{day}'}}"
 
 
 def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:

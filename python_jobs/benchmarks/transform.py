@@ -215,10 +215,13 @@ def bench_scale(settings: Settings, days: int, backend: Backend, backfill_days: 
     runner.env.update(backend.env(work / "dbt"))
     for d in dates:
         # As the pipeline: the first build tests everything it built, each later day only its own rows.
-        day_vars = f"{{run_date: '{d.isoformat()}'}}" if d == dates[0] else dbt_day_vars(d)
-        runner.dbt(label(d), "build", "--vars", day_vars)
+        runner.dbt(label(d), "build", "--vars", dbt_day_vars(d, scoped_tests=d != dates[0]))
     runner.dbt(
-        f"full refresh at day {days}", "build", "--full-refresh", "--vars", f"{{run_date: '{dates[-1]}'}}"
+        f"full refresh at day {days}",
+        "build",
+        "--full-refresh",
+        "--vars",
+        dbt_day_vars(dates[-1], scoped_tests=False),
     )
 
     backend.prepare(raw, work / "sqlmesh")
