@@ -36,15 +36,18 @@ help: ## List the targets
 
 setup: $(VENV)/.synced $(STREAMING_VENV)/.synced java ## Install both locked environments and find Java (idempotent)
 
+# --compile-bytecode: every dbt, SQLMesh and job process imports hundreds of modules. Without .pyc files each
+# start compiles them again when PYTHONDONTWRITEBYTECODE is set (it is in this project's dev container): measured
+# ~1.5 s of every `dbt` command. Compiling at install costs ~35 s (main) + ~16 s (streaming), once.
 $(VENV)/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 # PyFlink pins an older pandas/pyarrow stack, so it lives in its own environment (see docs/environment.md).
 $(STREAMING_VENV)/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	UV_PROJECT_ENVIRONMENT=$(STREAMING_VENV) $(UV) sync --frozen --no-default-groups --group streaming
+	UV_PROJECT_ENVIRONMENT=$(STREAMING_VENV) $(UV) sync --frozen --compile-bytecode --no-default-groups --group streaming
 	@touch $@
 
 java: $(VENV)/.synced ## Show the Java (>= 17) Spark and Flink will use
