@@ -60,12 +60,15 @@ def dbt_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "dbt"), *args]
 
 
-def dbt_day_vars(when: date, *, scoped_tests: bool = True) -> str:
-    """`--vars` of one simulated day's build: the day it processes, and test_since = that day, so the tests of
-    the big append-only tables check that day's rows, not the whole history again (dbt_project/macros/test_scope.sql).
-    Day after day this tests every row once; without test_since (`scoped_tests=False`) a build tests everything."""
+def dbt_day_env(when: date, *, scoped_tests: bool = True) -> dict[str, str]:
+    """The environment of one simulated day's `dbt build`: the day it processes (GROCERY_RUN_DATE), and
+    GROCERY_TEST_SINCE = that day, so the tests of the big append-only tables check that day's rows, not the whole
+    history again (dbt_project/macros/test_scope.sql). Day after day this tests every row once; with
+    `scoped_tests=False` (empty GROCERY_TEST_SINCE) a build tests everything.
+    Environment rather than --vars: a changed --vars makes dbt re-parse the whole project every day, these are
+    read only at execution (dbt_project/macros/run_date.sql)."""
     day = when.isoformat()
-    return f"{{run_date: '{day}', test_since: '{day}'}}" if scoped_tests else f"{{run_date: '{day}'}}"
+    return {"GROCERY_RUN_DATE": day, "GROCERY_TEST_SINCE": day if scoped_tests else ""}
 
 
 def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
@@ -137,9 +140,11 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
         ),
         Step(
             "dbt build",
-            dbt_command("build", "--vars", dbt_day_vars(when)),
-            # dbt's target/ and logs/ go under the data folder: two pipelines on two data folders never share them.
+            dbt_command("build"),
+            # dbt's target/ and logs/ go under the data folder: two pipelines on two data folders never share them
+            # (and the target/ kept from day to day holds the partial parse).
             env={
+                **dbt_day_env(when),
                 "WAREHOUSE_PATH": str(warehouse),
                 "DBT_TARGET_PATH": str(settings.data_dir / "dbt" / "target"),
                 "DBT_LOG_PATH": str(settings.data_dir / "dbt" / "logs"),

@@ -50,8 +50,10 @@ def test_ratios_put_the_last_incremental_day_over_the_full_refresh() -> None:
         row("sqlmesh", "no-change plan", 8.0),
         row("dbt", "day 60 (incremental)", 6.0),
         row("dbt", "full refresh at day 60", 20.0),
+        row("dbt", "day 61, nothing new loaded", 5.0),
     ]
     dbt_line, sqlmesh_line = ratios(rows, 60)
     assert "dbt: incremental day 6.0s / full refresh 20.0s = 0.30x wall" in dbt_line
+    assert dbt_line.endswith("a day with nothing new loaded (the floor) 5.0s = 0.25x")
     # SQLMesh's fixed cost (a no-change plan) is taken out: 3 s of work against 4 s.
     assert sqlmesh_line.endswith("beyond a no-change plan (8.0s): 3.0s / 4.0s = 0.75x")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pytest
 
-from python_jobs.pipeline import dbt_day_vars
+from python_jobs.pipeline import dbt_day_env
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
@@ -358,7 +358,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_raw_warehouse(path)
     env = {"WAREHOUSE_PATH": str(path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     for day in DAYS:
-        run_dbt(project, ["build", "--vars", dbt_day_vars(date.fromisoformat(day))], env)
+        # The pipeline's way: the day in the environment (GROCERY_RUN_DATE, GROCERY_TEST_SINCE)...
+        run_dbt(project, ["build"], {**env, **dbt_day_env(date.fromisoformat(day))})
 
     con = duckdb.connect(str(path))
     try:
@@ -367,6 +368,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         con.close()
 
+    # ...and a user's: --vars.
     run_dbt(project, ["build", "--full-refresh", "--vars", f"{{run_date: '{DAYS[-1]}'}}"], env)
     return path
 
@@ -546,7 +548,7 @@ def test_profile_is_found_from_inside_the_project() -> None:
 
 
 def test_test_since_reads_new_rows_and_checks_new_keys_against_all(tmp_path: Path) -> None:
-    """With var test_since (macros/test_scope.sql) the source tests of raw.order_lines read only the rows loaded
+    """With var test_since or GROCERY_TEST_SINCE (macros/test_scope.sql) the source tests of raw.order_lines read only the rows loaded
     since then, except uniqueness, which checks the new keys against every day: an old bad row is not read
     again, a new line duplicating an old one is still caught. Without the var every test reads everything."""
     project = copy_project(tmp_path)
@@ -571,6 +573,8 @@ def test_test_since_reads_new_rows_and_checks_new_keys_against_all(tmp_path: Pat
               "--indirect-selection", "cautious"]  # fmt: skip
 
     scoped = failed_tests(project, ["build", *select, "--vars", f"{{test_since: '{DAYS[-1]}'}}"], env)
+    # The pipeline passes it in the environment instead (read at execution, so dbt keeps its partial parse).
+    scoped_by_env = failed_tests(project, ["build", *select], {**env, "GROCERY_TEST_SINCE": DAYS[-1]})
     everything = failed_tests(project, ["build", *select], env)
 
     unique = "source_unique_combination_of_columns_shop_order_lines_order_id__line_number"
@@ -578,5 +582,5 @@ def test_test_since_reads_new_rows_and_checks_new_keys_against_all(tmp_path: Pat
         "source_not_null_shop_order_lines_product_id",
         "source_relationships_shop_order_lines_order_id__order_id__source_shop_orders_",
     }
-    assert scoped == {unique}
+    assert scoped == scoped_by_env == {unique}
     assert everything == {unique, *old_row}

@@ -3,8 +3,9 @@
     what is new. Without this every daily `dbt build` re-tests the whole history: at 60 days of scale 10 the tests
     were ~85 % of an incremental day on PostgreSQL and made the day as slow as a full refresh.
 
-    How it is switched on: the var `test_since` ('YYYY-MM-DD'), the first load day not yet tested. The pipeline
-    passes its run_date (each day's build tests that day's rows). Without the var, and always with
+    How it is switched on: the var `test_since` ('YYYY-MM-DD'), the first load day not yet tested, or the
+    environment variable GROCERY_TEST_SINCE (how the pipeline passes it: see macros/run_date.sql). The pipeline
+    passes its run_date (each day's build tests that day's rows). Without either, and always with
     --full-refresh, every test reads the whole table, so a hand-typed `dbt build` stays a complete check.
 
     What is scoped: the generic tests of every model or source whose YAML declares its load-day column,
@@ -21,10 +22,6 @@
 -#}
 {% macro test_since() -%}
     {%- if flags.FULL_REFRESH -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set given = var('test_since', none) -%}
-    {%- if given is none or (given | string | trim) == '' -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(date_var('test_since')) }}

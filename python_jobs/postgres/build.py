@@ -18,7 +18,7 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict
 
 from python_jobs.config import REPO_ROOT, Settings
-from python_jobs.pipeline import Step, StepResult, dbt_command, dbt_day_vars, run_step
+from python_jobs.pipeline import Step, StepResult, dbt_command, dbt_day_env, run_step
 from python_jobs.postgres.load import load_schemas
 
 
@@ -38,9 +38,10 @@ def libpq_env(dsn: str) -> dict[str, str]:
 def dbt_postgres_step(settings: Settings, when: date, dsn: str) -> Step:
     return Step(
         "dbt build (postgres)",
-        dbt_command("build", "--target", "postgres", "--vars", dbt_day_vars(when)),
+        dbt_command("build", "--target", "postgres"),
         # Own target/ folder: sharing the DuckDB run's would make each run re-parse for the other's target.
         env={
+            **dbt_day_env(when),
             **libpq_env(dsn),
             "DBT_TARGET_PATH": str(settings.data_dir / "dbt-postgres" / "target"),
             "DBT_LOG_PATH": str(settings.data_dir / "dbt-postgres" / "logs"),
