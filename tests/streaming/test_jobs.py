@@ -33,15 +33,20 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     run_module("streaming.sql_job", "--input", str(root / "input"), "--out", str(root / "sql"))
     ds_job = ("streaming.datastream_job", "--input", str(root / "input"), "--out", str(root / "ds"),
               "--restart-attempts", "3", "--fail-at-event", str(FAIL_AT))  # fmt: skip
-    try:
-        run_module(*ds_job, timeout=180)
-    except subprocess.TimeoutExpired:
-        # Seen once in CI (2026-12-01, this job's code unchanged, passing in the runs before and after): after
-        # the injected failure the restarted job never finished, and the mini-cluster waited until the timeout
-        # (a normal run takes well under a minute). Not diagnosed yet. Start once more from nothing: a fresh
-        # output folder, so the exactly-once checks below judge one complete run; a second hang fails.
+    # A known hang (diagnosed 2026-12-01, docs/streaming.md): in some runs the restarted attempt's window
+    # operator asks for its window state on a timer and the heap state backend refuses it ("A serializer has
+    # already been registered for the state; re-registration is not allowed"); the Python worker raises and the
+    # job then neither fails nor finishes. 3 runs in about 12 that day. A normal run takes ~30 s: stop a hung
+    # one after 100 s and start again from nothing (a fresh output folder, so the exactly-once checks below
+    # judge one complete run), at most three attempts.
+    for attempt in range(3):
         shutil.rmtree(root / "ds", ignore_errors=True)
-        run_module(*ds_job, timeout=180)
+        try:
+            run_module(*ds_job, timeout=100)
+            break
+        except subprocess.TimeoutExpired:
+            if attempt == 2:
+                raise
     return {"input": root / "input", "sql": root / "sql", "ds": root / "ds"}
 
 
