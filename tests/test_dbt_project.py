@@ -548,9 +548,10 @@ def test_profile_is_found_from_inside_the_project() -> None:
 
 
 def test_test_since_reads_new_rows_and_checks_new_keys_against_all(tmp_path: Path) -> None:
-    """With var test_since or GROCERY_TEST_SINCE (macros/test_scope.sql) the source tests of raw.order_lines read only the rows loaded
-    since then, except uniqueness, which checks the new keys against every day: an old bad row is not read
-    again, a new line duplicating an old one is still caught. Without the var every test reads everything."""
+    """With var test_since or GROCERY_TEST_SINCE (macros/test_scope.sql) the source tests of raw.order_lines read
+    only the rows loaded since then, except uniqueness, which checks the new keys against every day: an old bad
+    row is not read again, a new line duplicating an old one is still caught. Without either every test reads
+    everything."""
     project = copy_project(tmp_path)
     path = tmp_path / "warehouse.duckdb"
     build_raw_warehouse(path)

@@ -19,11 +19,11 @@
     {%- if given is none and execute -%}
         {%- set given = env_var('GROCERY_' ~ (name | upper), '') -%}
     {%- endif -%}
-    {%- if given is none or (given | string | trim) == '' -%}
+    {#- YAML turns an unquoted 2026-01-07 into a date object: normalise and validate either way. -#}
+    {%- set text = (given if given is not none else '') | string | trim -%}
+    {%- if text == '' -%}
         {{ return(none) }}
     {%- endif -%}
-    {#- YAML turns an unquoted 2026-01-07 into a date object: normalise and validate either way. -#}
-    {%- set text = given | string | trim -%}
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
         {{ exceptions.raise_compiler_error("var " ~ name ~ " (or GROCERY_" ~ (name | upper) ~ ") must look like YYYY-MM-DD, got '" ~ text ~ "'") }}
     {%- endif -%}
