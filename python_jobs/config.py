@@ -13,6 +13,15 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Every tool that would phone home is told not to, in every process the project starts (the Makefile exports
+# the same for commands typed by hand). Nothing may reach the network at run time.
+TELEMETRY_OFF = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DO_NOT_TRACK": "1",
+    "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "true",
+    "RAY_USAGE_STATS_ENABLED": "0",
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -44,6 +53,17 @@ class Settings:
 
     def day_number(self, when: date) -> int:
         return (when - self.start_date).days + 1
+
+    def parse_day(self, text: str) -> date:
+        """The one reading of a `--day` value: a calendar date (YYYY-MM-DD), or a simulated day number (1 is
+        `start_date`) for typing at a terminal. Every CLI of the project converts its days here."""
+        text = text.strip()
+        if text.isdigit():
+            return self.day_date(int(text))
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"a day is YYYY-MM-DD or a day number, not {text!r}") from None
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)

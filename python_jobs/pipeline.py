@@ -84,7 +84,8 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
                 "-m",
                 "python_jobs.generate",
                 "day",
-                str(day),
+                "--day",
+                when.isoformat(),
                 "--seed",
                 str(settings.seed),
                 "--scale",
@@ -96,7 +97,17 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
         ),
         Step(
             "ingest",
-            [py, "-m", "python_jobs.ingest", "day", str(day), *common, "--warehouse", str(warehouse)],
+            [
+                py,
+                "-m",
+                "python_jobs.ingest",
+                "day",
+                "--day",
+                when.isoformat(),
+                *common,
+                "--warehouse",
+                str(warehouse),
+            ],
         ),
         # Module 2: the day's cold-chain sensor stream through the Flink SQL job (streaming environment: PyFlink
         # cannot live in this one), then its JSON outputs into raw.sensor_* through the spine's loader.
@@ -112,7 +123,7 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
             Step(
                 f"load {table}",
                 [
-                    *(py, "-m", "python_jobs.ingest", "output", "--table", table, "--date", when.isoformat()),
+                    *(py, "-m", "python_jobs.ingest", "output", "--table", table, "--day", when.isoformat()),
                     *("--format", "json", *common, "--warehouse", str(warehouse)),
                     str(settings.data_dir / "outputs" / "streaming" / when.isoformat() / "sql" / folder),
                 ],
@@ -128,7 +139,7 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
         # A day is a few MB: two local cores and two shuffle partitions, since every partition is a task.
         Step(
             "spark batch",
-            [py, "-m", "python_jobs.batch", "spark-run", "--through", when.isoformat(), *common],
+            [py, "-m", "python_jobs.batch", "spark-run", "--day", when.isoformat(), *common],
             env={"GROCERY_SPARK_MASTER": "local[2]", "GROCERY_SPARK_SHUFFLE_PARTITIONS": "2"},
         ),
         Step(
@@ -155,7 +166,7 @@ def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
         # (plan on the first day, run afterwards): see python_jobs/sqlmesh_step.py.
         Step(
             "sqlmesh",
-            [py, "-m", "python_jobs.sqlmesh_step", when.isoformat(), "--warehouse", str(warehouse)],
+            [py, "-m", "python_jobs.sqlmesh_step", "--day", when.isoformat(), "--warehouse", str(warehouse)],
             env={"SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "true"},
         ),
     ]

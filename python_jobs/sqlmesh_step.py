@@ -1,4 +1,4 @@
-"""`python -m python_jobs.sqlmesh_step DAY`: the pipeline's SQLMesh step for one simulated day.
+"""`python -m python_jobs.sqlmesh_step --day DAY`: the pipeline's SQLMesh step for one simulated day.
 
 It pins SQLMesh's execution time to the midnight after the day (the instant dbt's snapshot clock uses), so the
 SCD2 history is as deterministic as dbt's:
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from python_jobs.config import REPO_ROOT
+from python_jobs.config import REPO_ROOT, TELEMETRY_OFF, load_settings
 
 if TYPE_CHECKING:
     from sqlmesh import Context
@@ -38,7 +38,7 @@ def execution_time_for(day: date) -> datetime:
 def open_context(warehouse: Path, project: Path = SQLMESH_PROJECT, gateway: str = GATEWAY) -> Context:
     """A SQLMesh Context on `warehouse` (SQLMesh reads the path from WAREHOUSE_PATH in config.yaml)."""
     # Set before importing: SQLMesh reads its analytics switch when it is imported.
-    os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "true")
+    os.environ.update(TELEMETRY_OFF)
     # SQLMesh opens a connection for every gateway of config.yaml (multi-engine projects), so a Postgres run would
     # also open, and lock, the DuckDB warehouse file (~1 s, and an error while another process writes it):
     # that gateway is unused then, and gets an in-memory database.
@@ -71,7 +71,7 @@ def process_day(day: date, warehouse: Path, project: Path = SQLMESH_PROJECT, gat
 
 @app.command()
 def main(
-    day: Annotated[str, typer.Argument(help="Simulated day to process, YYYY-MM-DD.")],
+    day: Annotated[str, typer.Option(help="Simulated day to process, YYYY-MM-DD or a day number.")],
     warehouse: Annotated[
         Path | None,
         typer.Option(help="DuckDB warehouse (default: $WAREHOUSE_PATH, else data/warehouse.duckdb)."),
@@ -82,14 +82,19 @@ def main(
     ] = GATEWAY,
 ) -> None:
     """Plan (first day) or run (later days) the SQLMesh project with the execution time pinned to DAY + 1."""
-    target = warehouse or Path(os.environ.get("WAREHOUSE_PATH", REPO_ROOT / "data" / "warehouse.duckdb"))
+    settings = load_settings()
+    target = warehouse or settings.warehouse_path
+    try:
+        when = settings.parse_day(day)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--day") from error
     # A log file per day in the project's logs/ folder, as the `sqlmesh` CLI writes one per command: the SQL
     # each model and audit ran, with timestamps, is how a slow day is read.
     from sqlmesh import configure_logging
 
     configure_logging(log_file_dir=project.resolve() / "logs")
-    done = process_day(date.fromisoformat(day), target.resolve(), project.resolve(), gateway)
-    typer.echo(f"sqlmesh {done} for {day} at execution time {execution_time_for(date.fromisoformat(day))}")
+    done = process_day(when, target.resolve(), project.resolve(), gateway)
+    typer.echo(f"sqlmesh {done} for {when} at execution time {execution_time_for(when)}")
 
 
 if __name__ == "__main__":

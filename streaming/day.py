@@ -1,6 +1,6 @@
 """One simulated day through the SQL job, as a pipeline step: generate the day's sensor stream, replay it.
 
-    python -m streaming.day --day 2026-01-05 --data-dir data [--sensors 3]
+    python -m streaming.day --day 2026-01-05 [--day 2026-01-06 ...] --data-dir data [--scale 1 | --sensors 3]
 
 Writes `<data>/streaming/input/<day>/` (events, dimension, truth) and `<data>/outputs/streaming/<day>/sql/`
 (windows, anomalies, dead_letters, ...). Loading into `raw` is the next step and runs in the main environment:
@@ -19,29 +19,17 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
+from streaming.files import SENSOR_LOADS, DayPaths, sensors_for_scale
 from streaming.flink_env import FlinkOptions
 from streaming.generator import StreamSpec, generate, write_replay
 from streaming.sql_job import SqlJobConfig, run
 
-# raw table ← output folder of the SQL job (all json lines)
-LOADS = {"sensor_windows": "windows", "sensor_anomalies": "anomalies", "sensor_dead_letters": "dead_letters"}
+LOADS = SENSOR_LOADS
 MARKER = "_REPLAYED.json"
-
-
-@dataclass(frozen=True)
-class DayPaths:
-    input: Path
-    sql: Path
-    ds: Path
-
-    @classmethod
-    def of(cls, data_dir: Path, day: date) -> DayPaths:
-        out = data_dir / "outputs" / "streaming" / day.isoformat()
-        return cls(data_dir / "streaming" / "input" / day.isoformat(), out / "sql", out / "ds")
 
 
 def replay_key(spec: StreamSpec, parallelism: int) -> dict:
@@ -89,17 +77,25 @@ def run_day(data_dir: Path, spec: StreamSpec, parallelism: int = 1, force: bool 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="streaming.day", description=__doc__.split("\n")[0])
-    parser.add_argument("--day", required=True, help="YYYY-MM-DD")
+    parser.add_argument(
+        "--day", required=True, action="append", help="YYYY-MM-DD (repeat it: one process replays every day)"
+    )
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--sensors", type=int, default=3)
+    sensors = parser.add_mutually_exclusive_group()
+    sensors.add_argument("--sensors", type=int, help="sensor count (default: from --scale)")
+    sensors.add_argument("--scale", type=float, default=1.0, help="the pipeline's scale factor")
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--force", action="store_true", help="replay even if this day is already replayed")
     args = parser.parse_args(argv)
-    spec = StreamSpec(
-        day=date.fromisoformat(args.day), seed=args.seed, sensors=args.sensors, hours=args.hours
-    )
-    print(json.dumps(run_day(args.data_dir.resolve(), spec, force=args.force)))
+    for day in args.day:
+        spec = StreamSpec(
+            day=date.fromisoformat(day),
+            seed=args.seed,
+            sensors=args.sensors or sensors_for_scale(args.scale),
+            hours=args.hours,
+        )
+        print(json.dumps(run_day(args.data_dir.resolve(), spec, force=args.force)), flush=True)
     return 0
 
 

@@ -23,8 +23,9 @@ from datetime import date
 from pathlib import Path
 
 from python_jobs.config import REPO_ROOT, load_settings
-from streaming.day import LOADS, DayPaths
 from streaming.evaluate import evaluate, latency, parse_ts, read_json_rows
+from streaming.files import SENSOR_LOADS as LOADS
+from streaming.files import DayPaths
 from streaming.generator import StreamSpec, generate, write_live, write_replay, write_truth
 
 MAIN_PY = REPO_ROOT / ".venv" / "bin" / "python"
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                     "output",
                     "--table",
                     table,
-                    "--date",
+                    "--day",
                     day.isoformat(),
                     "--format",
                     "json",

@@ -39,7 +39,7 @@ def test_standalone_cluster_output_equals_local(tmp_path: Path) -> None:
                 "-m",
                 "python_jobs.batch",
                 "spark-run",
-                "--through",
+                "--day",
                 days[-1].isoformat(),
                 "--data-dir",
                 str(remote.data_dir),

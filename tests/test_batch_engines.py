@@ -168,5 +168,5 @@ def test_loader_keeps_each_runs_version_even_after_a_later_run(dirty: Settings, 
     assert [f for _, _, f in runs] == [f"batch/spark/runs/{r}/product_daily/day={o}" for r, o in expected]
     # A day the job never ran is refused with the command that fixes it.
     shutil.rmtree(run_folder(base, days[-1]))
-    with pytest.raises(RunNotDoneError, match=f"spark-run --through {days[-1]}"):
+    with pytest.raises(RunNotDoneError, match=f"spark-run --day {days[-1]}"):
         load_day(dirty, days[-1])

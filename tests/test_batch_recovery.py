@@ -58,7 +58,7 @@ def _kill_9_after_first_day(settings: Settings, days: list, events: Path) -> Non
         "GROCERY_SPARK_SHUFFLE_PARTITIONS": "2",
         "GROCERY_SPARK_EVENT_LOG_DIR": str(events),
     }
-    command = [sys.executable, "-m", "python_jobs.batch", "spark-run", "--through", days[-1].isoformat()]
+    command = [sys.executable, "-m", "python_jobs.batch", "spark-run", "--day", days[-1].isoformat()]
     proc = subprocess.Popen(
         [*command, "--data-dir", str(settings.data_dir)],
         cwd=REPO_ROOT,

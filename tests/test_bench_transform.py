@@ -30,8 +30,8 @@ def test_the_raw_cache_grows_by_the_missing_days_and_restarts_when_asked_for_few
 
     raw_warehouse(settings, 3)  # only day 3 is generated: days 1 and 2 are not run again
     log = (folder / "prepare.log").read_text()
-    assert log.count("python_jobs.generate day 1 ") == 1
-    assert log.count("python_jobs.generate day 3 ") == 1
+    assert log.count("python_jobs.generate day --day 2026-01-05 ") == 1
+    assert log.count("python_jobs.generate day --day 2026-01-07 ") == 1
     assert _loaded_days(settings.warehouse_path) == ["2026-01-05", "2026-01-06", "2026-01-07"]
 
     # Fewer days than cached: a later day would be visible to the source tests, so the cache starts again.

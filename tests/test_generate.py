@@ -392,17 +392,21 @@ def test_orders_follow_the_contract(generated: Settings) -> None:
 # --- command line and writer ------------------------------------------------------------------------------
 
 
-def test_cli_generates_days_and_rejects_ambiguous_day(tmp_path: Path) -> None:
+def test_cli_generates_days_and_reads_a_day_either_way(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["--help"]).exit_code == 0
     common = ["--scale", "0.05", "--seed", "3", "--bad-share", "0", "--data-dir", str(tmp_path)]
-    result = runner.invoke(app, ["days", "2", *common])
+    result = runner.invoke(app, ["days", "--days", "2", *common])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "truth" / "2026-01-06" / "summary.json").exists()
-    result = runner.invoke(app, ["day", "--date", "2026-01-07", *common])
+    result = runner.invoke(app, ["day", "--day", "2026-01-07", *common])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "truth" / "2026-01-07" / "summary.json").read_text())["day_number"] == 3
-    assert runner.invoke(app, ["day", "3", "--date", "2026-01-07", *common]).exit_code != 0
+    # The day number is the same day (one conversion, Settings.parse_day); anything else is refused.
+    result = runner.invoke(app, ["day", "--day", "3", *common])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["day", "--day", "2026-1-7", *common]).exit_code != 0
+    assert runner.invoke(app, ["day", "--day", "0", *common]).exit_code != 0
 
 
 def test_atomic_file_publishes_nothing_when_writing_fails(tmp_path: Path) -> None:

@@ -252,7 +252,7 @@ def test_sigkill_mid_load_keeps_previous_state_and_reload_recovers(seeded: Setti
     before = _snapshot(seeded)
     write_day(seeded, DAY2, {"orders": _many_lines(500)})
     env = {"GROCERY_SEEDS_DIR": str(seeded.seeds_dir)}
-    args = ["day", "--date", DAY2.isoformat(), "--data-dir", str(seeded.data_dir)]
+    args = ["day", "--day", DAY2.isoformat(), "--data-dir", str(seeded.data_dir)]
     # Killed while staging chunks, and killed inside the open transaction after some sources were inserted.
     for point in ("stage:4", "publish:orders"):
         crashed = run_module(
@@ -277,7 +277,7 @@ def test_external_kill_is_all_or_nothing(seeded: Settings) -> None:
             "-m",
             "python_jobs.ingest",
             "day",
-            "--date",
+            "--day",
             DAY2.isoformat(),
             "--data-dir",
             str(seeded.data_dir),

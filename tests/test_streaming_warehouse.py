@@ -49,7 +49,7 @@ def test_flink_day_lands_in_raw_and_builds_the_sensor_marts(settings: Settings) 
     for table, folder in (("sensor_windows", "windows"), ("sensor_anomalies", "anomalies")):
         run_module(
             "python_jobs.ingest",
-            *("output", "--table", table, "--date", DAY, "--format", "json"),
+            *("output", "--table", table, "--day", DAY, "--format", "json"),
             *("--data-dir", str(settings.data_dir), "--warehouse", str(settings.warehouse_path)),
             str(out / folder),
         )

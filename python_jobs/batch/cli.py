@@ -89,7 +89,9 @@ def engine(
 
 @app.command("spark-run")
 def spark_run(
-    through: Annotated[str, typer.Option(help="Process every landing day up to this one (YYYY-MM-DD).")],
+    day: Annotated[
+        str, typer.Option(help="Process every landing day up to and including this one (YYYY-MM-DD).")
+    ],
     data_dir: DataDir = None,
     window_days: Annotated[int, typer.Option(help="Daily partitions rewritten before each run day.")] = 3,
     force: Annotated[bool, typer.Option(help="Recompute days whose completion marker matches.")] = False,
@@ -102,18 +104,24 @@ def spark_run(
 
     settings = _settings(data_dir)
     spark_settings = load_spark_settings(settings.data_dir)
-    days = landing_days(settings.landing_dir, date.fromisoformat(through))
+    days = landing_days(settings.landing_dir, date.fromisoformat(day))
     done = [] if force else [d for d in days if is_completed(settings, d)]
-    for day in done:
-        console.print(f"{day}: already done, skipped")
+    for finished in done:
+        console.print(f"{finished}: already done, skipped")
     days = [d for d in days if d not in done]
     if not days:
         return  # nothing to do: do not pay for a JVM and a Spark session
     spark = build_session(spark_settings, "batch-daily", local_dir=settings.data_dir / "tmp" / "spark-local")
     try:
-        for day in days:
+        for run_day_ in days:
             run_day(
-                spark, settings, spark_settings, day, window_days=window_days, force=force, log=console.print
+                spark,
+                settings,
+                spark_settings,
+                run_day_,
+                window_days=window_days,
+                force=force,
+                log=console.print,
             )
     finally:
         spark.stop()

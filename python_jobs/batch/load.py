@@ -25,7 +25,7 @@ class RunNotDoneError(RuntimeError):
 def load_day(settings: Settings, day: date) -> dict[str, int]:
     if not is_completed(settings, day):
         raise RunNotDoneError(
-            f"no completed Spark run of {day} matches the landing files: run `spark-run --through {day}` first"
+            f"no completed Spark run of {day} matches the landing files: run `spark-run --day {day}` first"
         )
     base = root(settings)
     run = run_folder(base, day)

@@ -240,7 +240,7 @@ def bench_scale(settings: Settings, days: int, backend: Backend, backfill_days: 
                            "--execution-time", when)  # fmt: skip
         else:
             # `sqlmesh run` has no --execution-time: the pipeline's step pins the clock through the Python API.
-            runner.run("sqlmesh", label(d), [sys.executable, "-m", "python_jobs.sqlmesh_step", d.isoformat(),
+            runner.run("sqlmesh", label(d), [sys.executable, "-m", "python_jobs.sqlmesh_step", "--day", d.isoformat(),
                        *(["--warehouse", str(work / "sqlmesh" / "warehouse.duckdb")] if backend is DUCKDB else list(backend.sqlmesh_args))],
                        REPO_ROOT)  # fmt: skip
     last = execution_time_for(dates[-1]).isoformat(sep=" ")

@@ -1,4 +1,4 @@
-"""Command line: `python -m python_jobs.generate day 3`, `... days 7`, `... day --date 2026-01-07`.
+"""Command line: `python -m python_jobs.generate day --day 2026-01-07` (or `--day 3`, repeatable), `... days --days 7`.
 
 Options left out fall back to the Settings read from the environment (GROCERY_SEED, GROCERY_SCALE,
 GROCERY_BAD_SHARE, GROCERY_DATA_DIR), so `make`-style pipelines and a person at a terminal agree.
@@ -7,7 +7,6 @@ GROCERY_BAD_SHARE, GROCERY_DATA_DIR), so `make`-style pipelines and a person at 
 from __future__ import annotations
 
 import time
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -85,40 +84,32 @@ def _report(settings: Settings, result: DayResult, seconds: float) -> None:
 
 
 @app.command("day")
-def one_day(
-    number: Annotated[
-        int | None, typer.Argument(help="Simulated day number; day 1 is the start date.", min=1)
-    ] = None,
-    on: Annotated[
-        str | None, typer.Option("--date", help="The calendar date instead of a number (YYYY-MM-DD).")
-    ] = None,
+def some_days(
+    day: Annotated[
+        list[str],
+        typer.Option(help="Simulated day, YYYY-MM-DD or a day number (1 is the start date); repeatable."),
+    ],
     seed: Seed = None,
     scale: Scale = None,
     bad_share: BadShare = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Write the landing files and ground truth of one simulated day."""
+    """Write the landing files and ground truth of the given simulated days, in calendar order."""
     settings = _settings(seed, scale, bad_share, data_dir)
-    if (number is None) == (on is None):
-        raise typer.BadParameter("give either a day number or --date, not both")
-    if on is not None:
-        try:
-            number = settings.day_number(date.fromisoformat(on))
-        except ValueError as error:
-            raise typer.BadParameter(f"--date {on}: {error}") from error
-        if number < 1:
-            raise typer.BadParameter(f"--date {on} is before the first day {settings.start_date}")
-    assert number is not None
-    _run(settings, [number])
+    try:
+        dates = sorted({settings.parse_day(d) for d in day})
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--day") from error
+    _run(settings, [settings.day_number(d) for d in dates])
 
 
 @app.command("days")
 def first_days(
-    count: Annotated[int, typer.Argument(help="Write days 1..COUNT.", min=1)],
+    days: Annotated[int, typer.Option(help="Write days 1..DAYS.", min=1)],
     seed: Seed = None,
     scale: Scale = None,
     bad_share: BadShare = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Write the landing files and ground truth of days 1..COUNT."""
-    _run(_settings(seed, scale, bad_share, data_dir), list(range(1, count + 1)))
+    """Write the landing files and ground truth of days 1..DAYS."""
+    _run(_settings(seed, scale, bad_share, data_dir), list(range(1, days + 1)))

@@ -89,60 +89,81 @@ def print_summary(result: DayLoad) -> None:
     Console().print(table)
 
 
+def _days(settings: Settings, day: list[str]) -> list[date]:
+    try:
+        return sorted({settings.parse_day(d) for d in day})
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--day") from error
+
+
 @app.command()
 def day(
-    n: Annotated[int | None, typer.Argument(help="Simulated day number (1 = GROCERY_START_DATE).")] = None,
-    on: Annotated[str | None, typer.Option("--date", help="Calendar date instead of a day number.")] = None,
+    day: Annotated[
+        list[str],
+        typer.Option(help="Simulated day, YYYY-MM-DD or a day number (1 = GROCERY_START_DATE); repeatable."),
+    ],
     data_dir: DataDir = None,
     warehouse: Warehouse = None,
     chunk_rows: ChunkRows = 100_000,
     crash_at: CrashAt = None,
 ) -> None:
-    """Load one simulated day (replacing it if it was loaded before)."""
+    """Load the given simulated days in calendar order (a day loaded before is replaced)."""
     settings = _settings(data_dir, warehouse)
-    if (n is None) == (on is None):
-        raise typer.BadParameter("give a day number or --date, not both")
-    when = date.fromisoformat(on) if on else settings.day_date(n or 1)
-    print_summary(run_load(settings, when, chunk_rows, crash_at))
+    for when in _days(settings, day):
+        print_summary(run_load(settings, when, chunk_rows, crash_at))
 
 
 @app.command()
 def days(
-    count: Annotated[int, typer.Argument(help="Load days 1..COUNT.")],
+    days: Annotated[int, typer.Option(help="Load days 1..DAYS.", min=1)],
     data_dir: DataDir = None,
     warehouse: Warehouse = None,
     chunk_rows: ChunkRows = 100_000,
 ) -> None:
-    """Load simulated days 1..COUNT in order."""
+    """Load simulated days 1..DAYS in order."""
     settings = _settings(data_dir, warehouse)
-    for n in range(1, count + 1):
+    for n in range(1, days + 1):
         print_summary(run_load(settings, settings.day_date(n), chunk_rows))
 
 
 @app.command()
 def output(
-    table: Annotated[str, typer.Option(help="Target table raw.<TABLE> (lower_snake_case).")],
     path: Annotated[
-        list[Path], typer.Argument(help="Output files of an engine job (globs expanded by the shell).")
+        list[str],
+        typer.Argument(
+            help="Output files or folders of an engine job (globs expanded by the shell); TABLE=PATH loads "
+            "that path into raw.TABLE instead of --table, so one process can load several tables."
+        ),
     ],
+    table: Annotated[
+        str | None, typer.Option(help="Target table raw.<TABLE> (lower_snake_case) of plain paths.")
+    ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="parquet, csv or json (newline-delimited).")
     ] = "parquet",
-    on: Annotated[
-        str | None, typer.Option("--date", help="Replace this day's rows (default: the whole table).")
+    day: Annotated[
+        str | None,
+        typer.Option(help="Replace this day's rows (default: the whole table); YYYY-MM-DD or a number."),
     ] = None,
     data_dir: DataDir = None,
     warehouse: Warehouse = None,
 ) -> None:
     """Load an engine job's output files into raw.<TABLE> (replacing that day, or the whole table)."""
     settings = _settings(data_dir, warehouse)
-    files = [f for p in path for f in (sorted(p.rglob("*")) if p.is_dir() else [p]) if f.is_file()]
-    files = [f for f in files if not f.name.startswith((".", "_"))]  # skip _SUCCESS, .crc and friends
-    try:
-        result = load_output(
-            settings, table, files, fmt=fmt, load_date=date.fromisoformat(on) if on else None
-        )
-    except (WarehouseLockedError, OutputSchemaError, FileNotFoundError, ValueError) as exc:
-        err.print(f"[bold red]output load failed for raw.{table}:[/] {exc}")
-        raise typer.Exit(1) from None
-    Console().print(f"raw.{result.table}: {result.rows_loaded:,} rows from {result.files} file(s)")
+    by_table: dict[str, list[Path]] = {}
+    for arg in path:
+        name, sep, where = arg.partition("=")
+        target = name if sep else table
+        if target is None:
+            raise typer.BadParameter(f"{arg}: give --table or write TABLE=PATH", param_hint="PATH")
+        by_table.setdefault(target, []).append(Path(where if sep else arg))
+    when = _days(settings, [day])[0] if day else None
+    for target, paths in by_table.items():
+        files = [f for p in paths for f in (sorted(p.rglob("*")) if p.is_dir() else [p]) if f.is_file()]
+        files = [f for f in files if not f.name.startswith((".", "_"))]  # skip _SUCCESS, .crc and friends
+        try:
+            result = load_output(settings, target, files, fmt=fmt, load_date=when)
+        except (WarehouseLockedError, OutputSchemaError, FileNotFoundError, ValueError) as exc:
+            err.print(f"[bold red]output load failed for raw.{target}:[/] {exc}")
+            raise typer.Exit(1) from None
+        Console().print(f"raw.{result.table}: {result.rows_loaded:,} rows from {result.files} file(s)")

@@ -71,6 +71,7 @@ def dataset(size: str, data_root: Path) -> Path:
             "-m",
             "python_jobs.generate",
             "days",
+            "--days",
             str(DAYS),
             "--scale",
             f"{scale:g}",

@@ -55,7 +55,15 @@ def sqlmesh_postgres_step(when: date, dsn: str) -> Step:
     # SQLMesh keeps its state in that database too (schema `sqlmesh`).
     return Step(
         "sqlmesh (postgres)",
-        [sys.executable, "-m", "python_jobs.sqlmesh_step", when.isoformat(), "--gateway", "postgres"],
+        [
+            sys.executable,
+            "-m",
+            "python_jobs.sqlmesh_step",
+            "--day",
+            when.isoformat(),
+            "--gateway",
+            "postgres",
+        ],
         env={**libpq_env(dsn), "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "true"},
     )
 
