@@ -38,6 +38,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from python_jobs.benchmarks.backends import BACKENDS, DUCKDB, Backend
 from python_jobs.benchmarks.measure import Measurement, measure
 from python_jobs.config import REPO_ROOT, Settings, load_settings
 from python_jobs.parity import compare_relations
@@ -54,32 +55,6 @@ SQLMESH_PROJECT = REPO_ROOT / "sqlmesh_project"
 FLOOR = "day {day}, nothing new loaded"
 # Everything the dbt full refresh rebuilds has a SQLMesh twin in these schemas; snapshots are left alone.
 RESTATED = ["sqlmesh_intermediate.*", "sqlmesh_marts.*"]
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Where both tools build: `prepare` makes a fresh warehouse from the raw one, `env` points the tools at it."""
-
-    name: str
-    prepare: Callable[[Path, Path], None]  # (raw-only warehouse, work folder) -> None
-    env: Callable[[Path], dict[str, str]]  # work folder -> environment for dbt and SQLMesh
-    dbt_args: tuple[str, ...] = ()
-    sqlmesh_args: tuple[str, ...] = ()
-
-
-def _duckdb_prepare(raw: Path, work: Path) -> None:
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    # Same file name: DuckDB's catalog is the file stem, and both tools' views name it.
-    shutil.copyfile(raw, work / "warehouse.duckdb")
-
-
-DUCKDB = Backend(
-    name="duckdb",
-    prepare=_duckdb_prepare,
-    env=lambda work: {"WAREHOUSE_PATH": str(work / "warehouse.duckdb")},
-)
-BACKENDS = {"duckdb": DUCKDB}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from python_jobs.benchmarks.transform import Backend
+from python_jobs.benchmarks.backends import Backend
 from python_jobs.parity import compare_relations
 from python_jobs.parity.marts import DBT_SCHEMA, SHARED_MARTS, SQLMESH_SCHEMA
 from python_jobs.postgres.load import load_schemas
