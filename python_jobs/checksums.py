@@ -27,3 +27,30 @@ def table_checksums(warehouse: Path, schemas: tuple[str, ...] = ("marts",)) -> d
         return out
     finally:
         con.close()
+
+
+# Every schema a run builds, both tools' (SQLMesh's user-facing views, not its versioned physical tables).
+WAREHOUSE_SCHEMAS = (
+    *("raw", "ingest", "seeds", "staging", "intermediate", "snapshots", "marts"),
+    *("sqlmesh_intermediate", "sqlmesh_snapshots", "sqlmesh_marts"),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m python_jobs.checksums WAREHOUSE [SCHEMA ...]`: one line per table, to diff two runs."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(
+            f"usage: python -m python_jobs.checksums WAREHOUSE [SCHEMA ...]  (default: {' '.join(WAREHOUSE_SCHEMAS)})"
+        )
+        return 0 if args else 2
+    schemas = tuple(args[1:]) or WAREHOUSE_SCHEMAS
+    for name, (count, digest) in table_checksums(Path(args[0]), schemas).items():
+        print(f"{name}\t{count}\t{digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,26 +1,18 @@
-"""`python -m python_jobs.pipeline`: simulate N days end to end into a fresh warehouse.
+"""`python -m python_jobs.pipeline`: simulate days 1..N end to end into a fresh warehouse.
 
-For each simulated day the pipeline runs an explicit list of steps (each a command, so every engine keeps its
-own process and environment): generate the landing files → ingest them into `raw` → `dbt build` with that day's
-clock. Later modules add their steps to `day_steps`.
-
-The warehouse is built in a private folder and moved over `data/warehouse.duckdb` only when every day has
-succeeded: readers keep the previous good warehouse until then, a failed run leaves it untouched, and running the
-pipeline twice gives the same warehouse instead of a doubled one.
+The steps are declared in python_jobs/orchestration/definitions.py: generate the landing files, replay the
+sensor stream through Flink, run the Spark batch job, then for each day ingest, load the engines' outputs,
+`dbt build` and the SQLMesh twin. `--dry-run` prints the plan (each step's command, what it reads and writes,
+what it waits for) without running it. Steps whose reads and writes do not collide run side by side
+(`--jobs`). The warehouse is built in a private folder and published over data/warehouse.duckdb only when
+every step has succeeded.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
+import shlex
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -32,241 +24,108 @@ from rich.table import Table
 
 from python_jobs.checksums import table_checksums
 from python_jobs.config import REPO_ROOT, Settings, load_settings
+from python_jobs.orchestration import (
+    PipelineBusyError,
+    Step,
+    StepResult,
+    build_warehouse,
+    pipeline_lock,
+    plan,
+)
+from python_jobs.orchestration.lock import BUILD_PREFIX
+from python_jobs.orchestration.steps import conflicts
 
 app = typer.Typer(help=__doc__, add_completion=False)
 console = Console()
 
 
-class PipelineBusyError(Exception):
-    pass
+def _short(text: str, settings: Settings, warehouse: Path) -> str:
+    """Paths relative to the data folder and the repository, so a printed plan reads at a glance."""
+    return (
+        text.replace(str(warehouse), "<warehouse>")
+        .replace(str(settings.data_dir), "<data>")
+        .replace(str(REPO_ROOT) + "/", "")
+    )
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str
-    command: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: Path = REPO_ROOT
+def _resources(names: tuple[str, ...]) -> str:
+    """`landing/2026-01-05, landing/2026-01-06` reads as `landing/{2026-01-05, 2026-01-06}`."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        head, _, tail = name.partition("/")
+        groups.setdefault(head, []).append(tail)
+    return ", ".join(
+        head
+        if tails == [""]
+        else f"{head}/{tails[0]}"
+        if len(tails) == 1
+        else f"{head}/{{{', '.join(tails)}}}"
+        for head, tails in groups.items()
+    )
 
 
-@dataclass
-class StepResult:
-    day: date
-    step: str
-    seconds: float
+def _ancestors(waits: list[set[int]], k: int) -> set[int]:
+    seen: set[int] = set()
+    todo = list(waits[k])
+    while todo:
+        j = todo.pop()
+        if j not in seen:
+            seen.add(j)
+            todo.extend(waits[j])
+    return seen
 
 
-def dbt_command(*args: str) -> list[str]:
-    return [str(Path(sys.executable).parent / "dbt"), *args]
+def print_plan(settings: Settings, steps: list[Step], warehouse: Path) -> None:
+    """Each step: its command, what it reads and writes, and the earlier steps it waits for."""
+    console.print(f"[bold]the plan: {len(steps)} steps[/]  (<data> = {settings.data_dir})", highlight=False)
+    # What each step waits for, without what its predecessors already wait for (1 → 2 → 3 prints "3 after 2").
+    waits: list[set[int]] = []
+    for i, step in enumerate(steps):
+        direct = {j for j in range(i) if conflicts(steps[j], step)}
+        waits.append(
+            {j for j in direct if not any(j in waits[k] or j in _ancestors(waits, k) for k in direct)}
+        )
+    for i, step in enumerate(steps, 1):
+        after = ", ".join(str(j + 1) for j in sorted(waits[i - 1]))
+        env = _short("".join(f"{k}={shlex.quote(v)} " for k, v in step.env.items()), settings, warehouse)
+        command = _short(" ".join(shlex.quote(part) for part in step.command), settings, warehouse)
+        where = "" if step.cwd == REPO_ROOT else f"(in {_short(str(step.cwd), settings, warehouse)}) "
+        console.print(
+            f"\n[bold]{i:>2}. {step.label}[/]  " + (f"after {after}" if after else "starts at once"),
+            highlight=False,
+        )
+        console.print(f"    $ {where}{env}{command}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"    reads  {_resources(step.reads) or '-'}", markup=False, highlight=False)
+        console.print(f"    writes {_resources(step.writes) or '-'}", markup=False, highlight=False)
 
 
-def dbt_day_env(when: date, *, scoped_tests: bool = True) -> dict[str, str]:
-    """The environment of one simulated day's `dbt build`: the day it processes (GROCERY_RUN_DATE), and
-    GROCERY_TEST_SINCE = that day, so the tests of the big append-only tables check that day's rows, not the whole
-    history again (dbt_project/macros/test_scope.sql). Day after day this tests every row once; with
-    `scoped_tests=False` (empty GROCERY_TEST_SINCE) a build tests everything.
-    Environment rather than --vars: a changed --vars makes dbt re-parse the whole project every day, these are
-    read only at execution (dbt_project/macros/run_date.sql)."""
-    day = when.isoformat()
-    return {"GROCERY_RUN_DATE": day, "GROCERY_TEST_SINCE": day if scoped_tests else ""}
+def time_table(results: list[StepResult], wall: float) -> Table:
+    """Where the time went: one row per step, however many days (fits an 80-column terminal)."""
+    table = Table(title=f"where the time went (wall {wall:.1f} s)")
+    for col in ("step", "runs", "total s", "mean s", "share"):
+        table.add_column(col, justify="left" if col == "step" else "right")
+    names = list(dict.fromkeys(r.step for r in results))
+    busy = sum(r.seconds for r in results) or 1.0
+    for name in names:
+        mine = [r.seconds for r in results if r.step == name]
+        table.add_row(
+            name,
+            str(len(mine)),
+            f"{sum(mine):.1f}",
+            f"{sum(mine) / len(mine):.1f}",
+            f"{sum(mine) / busy:.0%}",
+        )
+    table.caption = f"steps summed {busy:.1f} s in {wall:.1f} s of wall time"
+    return table
 
 
-def day_steps(settings: Settings, day: int, warehouse: Path) -> list[Step]:
-    """The explicit per-day step list. Later modules (Spark, Flink, ...) add their jobs here."""
-    when = settings.day_date(day)
-    py = sys.executable
-    common = ["--data-dir", str(settings.data_dir)]
-    return [
-        Step(
-            "generate",
-            [
-                py,
-                "-m",
-                "python_jobs.generate",
-                "day",
-                "--day",
-                when.isoformat(),
-                "--seed",
-                str(settings.seed),
-                "--scale",
-                str(settings.scale),
-                "--bad-share",
-                str(settings.bad_share),
-                *common,
-            ],
-        ),
-        Step(
-            "ingest",
-            [
-                py,
-                "-m",
-                "python_jobs.ingest",
-                "day",
-                "--day",
-                when.isoformat(),
-                *common,
-                "--warehouse",
-                str(warehouse),
-            ],
-        ),
-        # Module 2: the day's cold-chain sensor stream through the Flink SQL job (streaming environment: PyFlink
-        # cannot live in this one), then its JSON outputs into raw.sensor_* through the spine's loader.
-        Step(
-            "flink replay",
-            [
-                str(REPO_ROOT / ".venv-streaming" / "bin" / "python"),
-                *("-m", "streaming.day", "--day", when.isoformat(), "--seed", str(settings.seed)),
-                *("--sensors", str(max(2, round(2 * settings.scale))), "--data-dir", str(settings.data_dir)),
-            ],
-        ),
-        *(
-            Step(
-                f"load {table}",
-                [
-                    *(py, "-m", "python_jobs.ingest", "output", "--table", table, "--day", when.isoformat()),
-                    *("--format", "json", *common, "--warehouse", str(warehouse)),
-                    str(settings.data_dir / "outputs" / "streaming" / when.isoformat() / "sql" / folder),
-                ],
-            )
-            for table, folder in (
-                ("sensor_windows", "windows"),
-                ("sensor_anomalies", "anomalies"),
-                ("sensor_dead_letters", "dead_letters"),
-            )
-        ),
-        # Module 1 (batch): the daily Spark job (validate + stage the landing day, rebuild the windowed daily
-        # outputs; days already done are skipped by their markers), then its partitions into raw.batch_*.
-        # A day is a few MB: two local cores and two shuffle partitions, since every partition is a task.
-        Step(
-            "spark batch",
-            [py, "-m", "python_jobs.batch", "spark-run", "--day", when.isoformat(), *common],
-            env={"GROCERY_SPARK_MASTER": "local[2]", "GROCERY_SPARK_SHUFFLE_PARTITIONS": "2"},
-        ),
-        Step(
-            "load batch",
-            [
-                *(py, "-m", "python_jobs.batch", "load", "--day", when.isoformat()),
-                *(*common, "--warehouse", str(warehouse)),
-            ],
-        ),
-        Step(
-            "dbt build",
-            dbt_command("build"),
-            # dbt's target/ and logs/ go under the data folder: two pipelines on two data folders never share them
-            # (and the target/ kept from day to day holds the partial parse).
-            env={
-                **dbt_day_env(when),
-                "WAREHOUSE_PATH": str(warehouse),
-                "DBT_TARGET_PATH": str(settings.data_dir / "dbt" / "target"),
-                "DBT_LOG_PATH": str(settings.data_dir / "dbt" / "logs"),
-            },
-            cwd=REPO_ROOT / "dbt_project",
-        ),
-        # The SQLMesh twin over the same raw tables, execution time pinned to the midnight after the day
-        # (plan on the first day, run afterwards): see python_jobs/sqlmesh_step.py.
-        Step(
-            "sqlmesh",
-            [py, "-m", "python_jobs.sqlmesh_step", "--day", when.isoformat(), "--warehouse", str(warehouse)],
-            env={"SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "true"},
-        ),
-    ]
-
-
-@contextmanager
-def pipeline_lock(data_dir: Path) -> Iterator[None]:
-    """One pipeline at a time per data folder: the second one stops with a message instead of racing."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = data_dir / ".pipeline.lock"
-    with lock_path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise PipelineBusyError(
-                f"another pipeline is already running on {data_dir} (PID {holder}, lock {lock_path}). "
-                "Wait for it to finish; runs are not queued."
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-
-
-def run_step(step: Step, log_file: Path) -> None:
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PYTHONPATH": str(REPO_ROOT), **step.env}
-    with log_file.open("a") as log:
-        log.write(f"$ {' '.join(step.command)}\n")
-        log.flush()
-        proc = subprocess.run(step.command, cwd=step.cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-25:])
-        raise subprocess.CalledProcessError(proc.returncode, step.name, output=tail)
-
-
-def run_pipeline(settings: Settings, days: int) -> list[StepResult]:
-    """Build days 1..`days` in a private warehouse, then publish it atomically."""
-    build_dir = settings.data_dir / "tmp" / f"pipeline-build-{os.getpid()}"
-    shutil.rmtree(build_dir, ignore_errors=True)
-    build_dir.mkdir(parents=True)
-    # Same file name as the published warehouse: DuckDB names the catalog after the file, and dbt's views
-    # refer to it, so the file must not be renamed to another stem after the build.
-    warehouse = build_dir / settings.warehouse_path.name
-    log_dir = settings.data_dir / "logs" / "pipeline"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    results: list[StepResult] = []
-    try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} steps"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
-            plan = [(d, s) for d in range(1, days + 1) for s in day_steps(settings, d, warehouse)]
-            task = bar.add_task("pipeline", total=len(plan))
-            for day, step in plan:
-                when = settings.day_date(day)
-                bar.update(task, description=f"day {day} ({when}) · {step.name}")
-                started = time.perf_counter()
-                run_step(step, log_dir / f"{when.isoformat()}.log")
-                results.append(StepResult(when, step.name, time.perf_counter() - started))
-                bar.advance(task)
-        _publish(warehouse, settings.warehouse_path)
-    finally:
-        shutil.rmtree(build_dir, ignore_errors=True)
-    return results
-
-
-def _publish(built: Path, target: Path) -> None:
-    # Fold the WAL into the file so the single file is the whole warehouse, then swap it in with one rename.
-    con = duckdb.connect(str(built))
-    con.execute("CHECKPOINT")
-    con.close()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.with_name(target.name + ".wal").unlink(missing_ok=True)
-    os.replace(built, target)
-
-
-def summary_tables(warehouse: Path, results: list[StepResult]) -> list[Table]:
-    steps = Table(title="seconds per step")
-    step_names = list(dict.fromkeys(r.step for r in results))
-    steps.add_column("day")
-    for name in step_names:
-        steps.add_column(name, justify="right")
-    for when in dict.fromkeys(r.day for r in results):
-        row = {r.step: r.seconds for r in results if r.day == when}
-        steps.add_row(when.isoformat(), *(f"{row.get(n, 0):.1f}" for n in step_names))
-    steps.add_row("total", *(f"{sum(r.seconds for r in results if r.step == n):.1f}" for n in step_names))
-
-    tables = Table(title=f"warehouse {warehouse}")
+def warehouse_tables(warehouse: Path) -> list[Table]:
+    tables = Table(title="warehouse tables")
     for col in ("schema", "table", "rows"):
-        tables.add_column(col, justify="right" if col == "rows" else "left")
+        tables.add_column(col, justify="right" if col == "rows" else "left", overflow="fold")
+    quarantine = Table(title="quarantine by reason")
+    for col in ("source", "reason", "rows", "files"):
+        quarantine.add_column(col, justify="right" if col in ("rows", "files") else "left", overflow="fold")
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rel = con.execute(
@@ -276,33 +135,27 @@ def summary_tables(warehouse: Path, results: list[StepResult]) -> list[Table]:
         for schema, name in rel:
             (count,) = con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()
             tables.add_row(schema, name, f"{count:,}")
-        quarantine = Table(title="quarantined rows by reason")
-        for col in ("source", "reason", "rows"):
-            quarantine.add_column(col, justify="right" if col == "rows" else "left")
-        for source, reason, count in con.execute(
-            "SELECT source, regexp_replace(reason, '(:| at byte| \\(| [0-9]{2,}).*$', '') AS reason, count(*) "
-            "FROM ingest.quarantine "
-            "GROUP BY ALL ORDER BY 1, 2"
+        # A file-level record (an empty file, source_line 0) is not a quarantined row: the load manifest counts
+        # it under empty_files, so it is counted here as a file too.
+        for source, reason, rows, files in con.execute(
+            "SELECT source, regexp_replace(reason, '(:| at byte| \\(| [0-9]{2,}).*$', '') AS reason, "
+            "count(*) FILTER (source_line > 0), count(*) FILTER (source_line = 0) "
+            "FROM ingest.quarantine GROUP BY ALL ORDER BY 1, 2"
         ).fetchall():
-            quarantine.add_row(source, reason.strip(), f"{count:,}")
+            quarantine.add_row(
+                source, reason.strip(), f"{rows:,}" if rows else "", f"{files:,}" if files else ""
+            )
     finally:
         con.close()
     checks = Table(title="mart checksums (equal across runs of the same DAYS, SCALE, SEED)")
-    for col in ("table", "rows", "md5"):
-        checks.add_column(col, justify="right" if col == "rows" else "left")
+    for col in ("table", "rows", "md5 (first 12)"):
+        checks.add_column(col, justify="right" if col == "rows" else "left", overflow="fold")
     for name, (count, digest) in table_checksums(warehouse).items():
-        checks.add_row(name, f"{count:,}", digest)
-    return [steps, tables, quarantine, checks]
+        checks.add_row(name, f"{count:,}", digest[:12])
+    return [tables, quarantine, checks]
 
 
-@app.command()
-def run(
-    days: Annotated[int, typer.Option(help="Simulated days to run (1..DAYS).")] = 3,
-    scale: Annotated[float | None, typer.Option(help="Scale factor of the generated data.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Generator seed.")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Data folder (default ./data).")] = None,
-) -> None:
-    """Run the whole pipeline for days 1..DAYS and publish the warehouse."""
+def _settings(scale: float | None, seed: int | None, data_dir: Path | None) -> Settings:
     settings = load_settings()
     if data_dir is not None:
         data_dir = data_dir.resolve()
@@ -311,24 +164,82 @@ def run(
         settings = settings.with_(scale=scale)
     if seed is not None:
         settings = settings.with_(seed=seed)
+    return settings
+
+
+def run_with_progress(settings: Settings, days: int, jobs: int) -> list[StepResult]:
+    """The run, with a progress bar on a terminal and one line per step otherwise (a log file, CI)."""
+    total = len(plan(settings, range(1, days + 1), settings.warehouse_path))
+    began = time.perf_counter()
+    if not console.is_terminal:
+
+        def done(step: Step, result: StepResult) -> None:
+            console.print(
+                f"[{time.perf_counter() - began:6.1f}s] {step.label}: {result.seconds:.1f} s", highlight=False
+            )
+
+        return build_warehouse(settings, days, jobs=jobs, on_done=done)
+    running: list[str] = []
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+    )
+    with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("pipeline", total=total)
+
+        def start(step: Step) -> None:
+            running.append(step.label)
+            bar.update(task, description=" + ".join(running))
+
+        def finish(step: Step, result: StepResult) -> None:
+            running.remove(step.label)
+            bar.update(task, description=" + ".join(running) or "publishing", advance=1)
+
+        return build_warehouse(settings, days, jobs=jobs, on_start=start, on_done=finish)
+
+
+@app.command()
+def run(
+    days: Annotated[int, typer.Option(help="Simulated days to run: days 1..DAYS.", min=1)] = 3,
+    scale: Annotated[float | None, typer.Option(help="Scale factor of the generated data.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Generator seed.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data folder (default ./data).")] = None,
+    jobs: Annotated[
+        int, typer.Option(help="Steps that may run side by side (1: one after the other).", min=1)
+    ] = 2,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and exit.")] = False,
+) -> None:
+    """Run the whole pipeline for days 1..DAYS and publish the warehouse."""
+    settings = _settings(scale, seed, data_dir)
+    if dry_run:
+        build = settings.data_dir / "tmp" / f"{BUILD_PREFIX}<pid>" / settings.warehouse_path.name
+        steps = plan(settings, range(1, days + 1), build)
+        print_plan(settings, steps, build)
+        console.print(
+            f"\n<warehouse> is built privately, then published to {settings.warehouse_path}", highlight=False
+        )
+        return
     started = time.perf_counter()
     try:
         with pipeline_lock(settings.data_dir):
-            results = run_pipeline(settings, days)
+            results = run_with_progress(settings, days, jobs)
     except PipelineBusyError as exc:
         console.print(f"[bold red]pipeline not started:[/] {exc}")
         raise typer.Exit(2) from None
     except subprocess.CalledProcessError as exc:
         console.print(
-            f"[bold red]pipeline failed at step '{exc.cmd}'[/] (the published warehouse is unchanged):"
+            f"[bold red]pipeline failed at step '{exc.cmd}'[/] (the published warehouse is unchanged; "
+            f"logs in {settings.data_dir / 'logs' / 'pipeline'}):"
         )
         console.print(exc.output, markup=False, highlight=False)
         raise typer.Exit(1) from None
-    for table in summary_tables(settings.warehouse_path, results):
+    wall = time.perf_counter() - started
+    console.print(time_table(results, wall))
+    for table in warehouse_tables(settings.warehouse_path):
         console.print(table)
     console.print(
-        f"[green]done[/] in {time.perf_counter() - started:.1f}s: {days} day(s) at scale {settings.scale} → "
-        f"{settings.warehouse_path}"
+        f"[green]done[/] in {wall:.1f} s: {days} day(s) at scale {settings.scale} → {settings.warehouse_path}"
     )
 
 

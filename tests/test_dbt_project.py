@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pytest
 
-from python_jobs.pipeline import dbt_day_env
+from python_jobs.orchestration import dbt_day_env
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult

@@ -22,6 +22,8 @@ from python_jobs.config import REPO_ROOT, Settings, load_settings
 from python_jobs.labs.scd2_oracle import compare, expected_versions, read_customer_changes
 
 DAYS = 3
+# Every schema the pipeline builds, both tools' marts included.
+ALL_SCHEMAS = ("raw", "ingest", "snapshots", "marts", "sqlmesh_snapshots", "sqlmesh_marts")
 
 
 def _pipeline(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -96,14 +98,6 @@ def test_pipeline_publishes_a_complete_warehouse(built: Settings) -> None:
     assert not (built.data_dir / "tmp").exists() or not any((built.data_dir / "tmp").glob("pipeline-build-*"))
 
 
-def test_rerun_is_identical_and_duplicates_nothing(built: Settings) -> None:
-    """Running again (from scratch, into the same folder) gives the same marts and the same raw row counts."""
-    before = table_checksums(built.warehouse_path, ("marts", "raw", "ingest", "snapshots"))
-    proc = _pipeline(built.data_dir)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert table_checksums(built.warehouse_path, ("marts", "raw", "ingest", "snapshots")) == before
-
-
 def test_customer_history_matches_the_oracle(built: Settings) -> None:
     changes = read_customer_changes(built.truth_dir, [built.day_date(d) for d in range(1, DAYS + 1)])
     expected = expected_versions(changes)
@@ -144,9 +138,20 @@ def test_incremental_fct_orders_equals_a_full_refresh(built: Settings, tmp_path:
         con.close()
 
 
+def _written_since(folder: Path, since: float) -> bool:
+    for log in folder.glob("*.log"):
+        try:
+            if log.stat().st_mtime >= since:
+                return True
+        except FileNotFoundError:  # the starting run clears the previous run's logs
+            pass
+    return False
+
+
 def test_a_second_pipeline_is_refused_and_a_killed_one_changes_nothing(built: Settings) -> None:
-    before = table_checksums(built.warehouse_path)
+    before = table_checksums(built.warehouse_path, ALL_SCHEMAS)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    started = time.time()
     first = subprocess.Popen(
         [
             sys.executable,
@@ -173,11 +178,34 @@ def test_a_second_pipeline_is_refused_and_a_killed_one_changes_nothing(built: Se
         assert f"another pipeline is already running on {built.data_dir} (PID {first.pid}" in " ".join(
             second.stdout.split()
         )
+        # Killed in the middle of its work: its private build folder exists and a step has started.
+        build_dir = built.data_dir / "tmp" / f"pipeline-build-{first.pid}"
+        logs = built.data_dir / "logs" / "pipeline"
+        while time.monotonic() < deadline and not _written_since(logs, started):
+            time.sleep(0.1)
+        assert build_dir.is_dir()
+        assert first.poll() is None, "the first run ended before it could be killed"
     finally:
         # Kill the whole first run mid-flight (its steps are child processes): the published warehouse must not move.
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
-    assert table_checksums(built.warehouse_path) == before
+    assert table_checksums(built.warehouse_path, ALL_SCHEMAS) == before
+    # What a kill -9 leaves: the dead run's build folder, and its PID in the lock file (the lock itself is free).
+    assert build_dir.is_dir()
+    assert lock.read_text().strip() == str(first.pid)
+
+
+def test_the_next_run_after_a_kill_recovers_and_is_identical(built: Settings) -> None:
+    """After the killed run above (stale PID in the lock file, its build folder left behind), running again into
+    the same folder succeeds, clears the dead run's folder, and gives the same warehouse: every schema, not
+    just the marts, and no row loaded twice."""
+    before = table_checksums(built.warehouse_path, ALL_SCHEMAS)
+    stale = list((built.data_dir / "tmp").glob("pipeline-build-*"))
+    assert stale, "the kill test should have left a build folder behind"
+    proc = _pipeline(built.data_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert table_checksums(built.warehouse_path, ALL_SCHEMAS) == before
+    assert not any((built.data_dir / "tmp").glob("pipeline-build-*"))
 
 
 def test_replaying_day_one_over_all_raw_days_sees_day_ones_batch_version(

@@ -24,9 +24,9 @@ import pytest
 
 from python_jobs.config import Settings, load_settings
 from python_jobs.ingest.outputs import load_output
+from python_jobs.orchestration import day_steps, run_step
 from python_jobs.parity import compare_relations
 from python_jobs.parity.marts import SHARED_MARTS
-from python_jobs.pipeline import day_steps, run_step
 from python_jobs.postgres import federated
 from python_jobs.postgres.attach import connect, warehouse_catalog
 from python_jobs.postgres.build import build_on_postgres

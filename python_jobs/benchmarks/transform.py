@@ -41,9 +41,9 @@ from rich.table import Table
 from python_jobs.benchmarks.backends import BACKENDS, DUCKDB, Backend
 from python_jobs.benchmarks.measure import Measurement, measure
 from python_jobs.config import REPO_ROOT, Settings, load_settings
+from python_jobs.orchestration import day_steps, dbt_day_env, run_step
 from python_jobs.parity import compare_relations
 from python_jobs.parity.marts import DBT_SCHEMA, SHARED_MARTS, SQLMESH_SCHEMA
-from python_jobs.pipeline import day_steps, dbt_day_env, run_step
 from python_jobs.sqlmesh_step import execution_time_for
 
 app = typer.Typer(help=__doc__, add_completion=False)
@@ -89,9 +89,8 @@ def raw_warehouse(settings: Settings, days: int) -> Path:
     log = folder / "prepare.log"
     for day in range(have + 1, days + 1):
         with console.status(f"scale {settings.scale:g}: generating and ingesting day {day}/{days}"):
-            for step in day_steps(settings, day, settings.warehouse_path):
-                if step.name in ("generate", "ingest"):
-                    run_step(step, log)
+            for step in day_steps(settings, day, settings.warehouse_path, only=("generate", "ingest")):
+                run_step(step, log)
         marker.write_text(str(day))
     return settings.warehouse_path
 

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from python_jobs.config import REPO_ROOT, Settings, load_settings
-from python_jobs.pipeline import day_steps, pipeline_lock, run_step
+from python_jobs.orchestration import day_steps, pipeline_lock, run_step
 from python_jobs.sqlmesh_step import SQLMESH_PROJECT, execution_time_for, open_context, process_day
 
 if TYPE_CHECKING:
@@ -110,9 +110,8 @@ def build_prod(settings: Settings, days: int, project: Path) -> None:
         log.unlink(missing_ok=True)
         for day in range(1, days + 1):
             with console.status(f"day {day}: generate → ingest → sqlmesh (prod)"):
-                for step in day_steps(settings, day, settings.warehouse_path):
-                    if step.name in ("generate", "ingest"):
-                        run_step(step, log)
+                for step in day_steps(settings, day, settings.warehouse_path, only=("generate", "ingest")):
+                    run_step(step, log)
                 process_day(settings.day_date(day), settings.warehouse_path, project)
     shutil.rmtree(cached.parent.parent, ignore_errors=True)
     cached.parent.mkdir(parents=True)

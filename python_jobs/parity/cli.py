@@ -1,7 +1,7 @@
 """`python -m python_jobs.parity`: after N simulated days, do the dbt and SQLMesh marts hold the same rows?
 
 Without `--warehouse` it first builds its own warehouse in its own data folder (default data/parity/): for each
-day the pipeline's own steps generate → ingest → dbt build → sqlmesh (python_jobs/pipeline.py), and only those,
+day the pipeline's own steps generate → ingest → dbt build → sqlmesh (python_jobs/orchestration/), and only those,
 so the other modules' engines do not slow the check down. Then every shared mart is compared in both
 directions with EXCEPT ALL. Exit code 1 on any difference, with the first differing rows shown.
 """
@@ -18,9 +18,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from python_jobs.config import Settings, load_settings
+from python_jobs.orchestration import pipeline_lock, plan, run_steps
 from python_jobs.parity.compare import Verdict
 from python_jobs.parity.marts import DBT_SCHEMA, SQLMESH_SCHEMA, compare_warehouse
-from python_jobs.pipeline import day_steps, pipeline_lock, run_step
 
 app = typer.Typer(help=__doc__, add_completion=False)
 console = Console()
@@ -38,21 +38,18 @@ def build(settings: Settings, days: int) -> Path:
         log_dir = settings.data_dir / "logs" / "parity"
         shutil.rmtree(log_dir, ignore_errors=True)
         log_dir.mkdir(parents=True)
-        plan = [
-            (d, s)
-            for d in range(1, days + 1)
-            for s in day_steps(settings, d, warehouse)
-            if s.name in PARITY_STEPS
-        ]
+        steps = plan(settings, range(1, days + 1), warehouse, only=PARITY_STEPS)
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
         ) as bar:
-            task = bar.add_task("parity build", total=len(plan))
-            for day, step in plan:
-                when = settings.day_date(day)
-                bar.update(task, description=f"day {day} ({when}) · {step.name}")
-                run_step(step, log_dir / f"{when.isoformat()}.log")
-                bar.advance(task)
+            task = bar.add_task("parity build", total=len(steps))
+            run_steps(
+                steps,
+                log_dir,
+                jobs=2,
+                on_start=lambda step: bar.update(task, description=step.label),
+                on_done=lambda step, result: bar.advance(task),
+            )
     return warehouse
 
 

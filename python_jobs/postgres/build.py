@@ -18,7 +18,7 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict
 
 from python_jobs.config import REPO_ROOT, Settings
-from python_jobs.pipeline import Step, StepResult, dbt_command, dbt_day_env, run_step
+from python_jobs.orchestration import Step, StepResult, dbt_command, dbt_day_env, run_step
 from python_jobs.postgres.load import load_schemas
 
 
@@ -39,6 +39,7 @@ def dbt_postgres_step(settings: Settings, when: date, dsn: str) -> Step:
     return Step(
         "dbt build (postgres)",
         dbt_command("build", "--target", "postgres"),
+        days=(when,),
         # Own target/ folder: sharing the DuckDB run's would make each run re-parse for the other's target.
         env={
             **dbt_day_env(when),
@@ -55,7 +56,7 @@ def sqlmesh_postgres_step(when: date, dsn: str) -> Step:
     # SQLMesh keeps its state in that database too (schema `sqlmesh`).
     return Step(
         "sqlmesh (postgres)",
-        [
+        (
             sys.executable,
             "-m",
             "python_jobs.sqlmesh_step",
@@ -63,8 +64,9 @@ def sqlmesh_postgres_step(when: date, dsn: str) -> Step:
             when.isoformat(),
             "--gateway",
             "postgres",
-        ],
-        env={**libpq_env(dsn), "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "true"},
+        ),
+        days=(when,),
+        env=libpq_env(dsn),
     )
 
 
@@ -84,7 +86,7 @@ def replay_days(settings: Settings, days: int, dsn: str, tool: str, log_dir: Pat
         step = tool_step(tool, settings, when, dsn)
         started = time.perf_counter()
         run_step(step, log_dir / f"{when.isoformat()}-{tool}.log")
-        results.append(StepResult(when, step.name, time.perf_counter() - started))
+        results.append(StepResult(step.name, (when,), time.perf_counter() - started))
     return results
 
 
@@ -108,7 +110,7 @@ def build_on_postgres(
     log_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     load_schemas(warehouse, dsn)
-    results = [StepResult(settings.day_date(1), "load raw → postgres", time.perf_counter() - started)]
+    results = [StepResult("load raw → postgres", (settings.day_date(1),), time.perf_counter() - started)]
     if parallel:
         with ThreadPoolExecutor(max_workers=len(tools)) as pool:
             futures = [pool.submit(replay_days, settings, days, dsn, tool, log_dir) for tool in tools]

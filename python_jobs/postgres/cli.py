@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from python_jobs.config import Settings, load_settings
-from python_jobs.pipeline import PipelineBusyError, StepResult, pipeline_lock, run_pipeline
+from python_jobs.orchestration import PipelineBusyError, StepResult, build_warehouse, pipeline_lock
 from python_jobs.postgres import federated
 from python_jobs.postgres.attach import connect, warehouse_catalog
 from python_jobs.postgres.build import build_on_postgres
@@ -158,7 +158,7 @@ def pipeline(
     tools = list(MART_SCHEMAS)
     try:
         with pipeline_lock(settings.data_dir):
-            duckdb_results = [] if reuse_warehouse else run_pipeline(settings, days)
+            duckdb_results = [] if reuse_warehouse else build_warehouse(settings, days, jobs=2)
             if dsn is not None:
                 results = build_on_postgres(settings, days, dsn, tools=tools)
                 verdicts = run_parity(settings.warehouse_path, dsn, tools)

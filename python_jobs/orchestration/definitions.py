@@ -1,0 +1,221 @@
+"""The pipeline's steps, declared as data: all the wiring in one place.
+
+`PIPELINE` lists one entry per step in the order a simulated day needs them. An entry either serves each day
+(`per_day`: ingest, loads, dbt, SQLMesh: they build on the warehouse day after day) or a whole run at once
+(generate, the Flink replay, the Spark job: their output for a day does not depend on the warehouse, so one
+process serves every day and its start-up is paid once). A new module adds its steps here, one entry each,
+and nothing else changes: `plan()` turns the entries into the steps of a run, the runner decides from their
+reads and writes which may run side by side, and `python -m python_jobs.pipeline --dry-run` prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from python_jobs.config import REPO_ROOT, Settings
+from python_jobs.orchestration.steps import WAREHOUSE, Step, by_day
+from python_jobs.orchestration.tools import MAIN_PYTHON, STREAMING_PYTHON, dbt_command, dbt_day_env
+from streaming.files import SENSOR_LOADS, sensor_output_dir
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    settings: Settings
+    warehouse: Path
+
+    @property
+    def data_args(self) -> tuple[str, ...]:
+        return ("--data-dir", str(self.settings.data_dir))
+
+    @property
+    def warehouse_args(self) -> tuple[str, ...]:
+        return ("--data-dir", str(self.settings.data_dir), "--warehouse", str(self.warehouse))
+
+
+StepBuilder = Callable[[PlanContext, tuple[date, ...]], Step]
+
+
+@dataclass(frozen=True)
+class StepEntry:
+    name: str
+    module: str  # the curriculum module it belongs to, for the printed plan
+    build: StepBuilder
+    per_day: bool = True
+
+
+def _day_args(days: Iterable[date]) -> tuple[str, ...]:
+    return tuple(arg for d in days for arg in ("--day", d.isoformat()))
+
+
+def generate(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    s = ctx.settings
+    return Step(
+        "generate",
+        (
+            *(MAIN_PYTHON, "-m", "python_jobs.generate", "day", *_day_args(days)),
+            *("--seed", str(s.seed), "--scale", str(s.scale), "--bad-share", str(s.bad_share)),
+            *ctx.data_args,
+        ),
+        reads=("seeds",),
+        writes=(*by_day(days, "landing"), *by_day(days, "truth")),
+        days=days,
+    )
+
+
+def flink_replay(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    # Module 2: each day's cold-chain sensor stream through the Flink SQL job, in the streaming environment
+    # (PyFlink cannot live in this one). One process replays every day: one JVM start instead of one a day.
+    s = ctx.settings
+    return Step(
+        "flink replay",
+        (
+            *(STREAMING_PYTHON, "-m", "streaming.day", *_day_args(days)),
+            *("--seed", str(s.seed), "--scale", str(s.scale), *ctx.data_args),
+        ),
+        writes=by_day(days, "streaming"),
+        days=days,
+    )
+
+
+def spark_batch(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    # Module 1: the daily Spark job validates and stages every landing day up to the last one and rebuilds each
+    # run day's windowed outputs (days already done are skipped by their markers). A day is a few MB: two
+    # local cores and two shuffle partitions, since every partition is a task.
+    return Step(
+        "spark batch",
+        (MAIN_PYTHON, "-m", "python_jobs.batch", "spark-run", "--day", days[-1].isoformat(), *ctx.data_args),
+        reads=by_day(days, "landing"),
+        writes=by_day(days, "batch"),
+        days=days,
+        env={"GROCERY_SPARK_MASTER": "local[2]", "GROCERY_SPARK_SHUFFLE_PARTITIONS": "2"},
+    )
+
+
+def ingest(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    return Step(
+        "ingest",
+        (MAIN_PYTHON, "-m", "python_jobs.ingest", "day", *_day_args(days), *ctx.warehouse_args),
+        reads=by_day(days, "landing"),
+        writes=(WAREHOUSE,),
+        days=days,
+    )
+
+
+def load_sensors(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    # The Flink job's JSON outputs into raw.sensor_* through the spine's loader, one table after the other.
+    (when,) = days
+    tables = tuple(
+        f"{table}={sensor_output_dir(ctx.settings.data_dir, when, table)}" for table in SENSOR_LOADS
+    )
+    return Step(
+        "load sensors",
+        (
+            *(MAIN_PYTHON, "-m", "python_jobs.ingest", "output", "--day", when.isoformat()),
+            *("--format", "json", *ctx.warehouse_args, *tables),
+        ),
+        reads=by_day(days, "streaming"),
+        writes=(WAREHOUSE,),
+        days=days,
+    )
+
+
+def load_batch(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    (when,) = days
+    return Step(
+        "load batch",
+        (MAIN_PYTHON, "-m", "python_jobs.batch", "load", "--day", when.isoformat(), *ctx.warehouse_args),
+        reads=by_day(days, "batch"),
+        writes=(WAREHOUSE,),
+        days=days,
+    )
+
+
+def dbt_build(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    (when,) = days
+    data = ctx.settings.data_dir
+    return Step(
+        "dbt build",
+        dbt_command("build"),
+        reads=("seeds",),
+        writes=(WAREHOUSE, "dbt"),
+        days=days,
+        # dbt's target/ and logs/ go under the data folder: two pipelines on two data folders never share them
+        # (and the target/ kept from day to day holds the partial parse).
+        env={
+            **dbt_day_env(when),
+            "WAREHOUSE_PATH": str(ctx.warehouse),
+            "DBT_TARGET_PATH": str(data / "dbt" / "target"),
+            "DBT_LOG_PATH": str(data / "dbt" / "logs"),
+        },
+        cwd=REPO_ROOT / "dbt_project",
+    )
+
+
+def sqlmesh(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    # The SQLMesh twin over the same raw tables, execution time pinned to the midnight after the day (plan on the
+    # first day, run afterwards): see python_jobs/sqlmesh_step.py.
+    (when,) = days
+    return Step(
+        "sqlmesh",
+        (
+            MAIN_PYTHON,
+            "-m",
+            "python_jobs.sqlmesh_step",
+            "--day",
+            when.isoformat(),
+            "--warehouse",
+            str(ctx.warehouse),
+        ),
+        reads=("seeds",),
+        writes=(WAREHOUSE, "sqlmesh"),
+        days=days,
+    )
+
+
+PIPELINE: tuple[StepEntry, ...] = (
+    StepEntry("generate", "foundation", generate, per_day=False),
+    StepEntry("flink replay", "streaming", flink_replay, per_day=False),
+    StepEntry("spark batch", "batch", spark_batch, per_day=False),
+    StepEntry("ingest", "foundation", ingest),
+    StepEntry("load sensors", "streaming", load_sensors),
+    StepEntry("load batch", "batch", load_batch),
+    StepEntry("dbt build", "transformation", dbt_build),
+    StepEntry("sqlmesh", "transformation", sqlmesh),
+)
+STEP_NAMES = tuple(e.name for e in PIPELINE)
+
+
+def plan(
+    settings: Settings,
+    days: Iterable[int],
+    warehouse: Path,
+    *,
+    only: Collection[str] | None = None,
+    entries: tuple[StepEntry, ...] = PIPELINE,
+) -> list[Step]:
+    """The steps of a run over simulated days `days`, in order: the run-wide steps first, then each day's.
+
+    `only` keeps the named steps (a lab that needs generate and ingest, say). Unknown names are an error."""
+    unknown = set(only or ()) - {e.name for e in entries}
+    if unknown:
+        raise ValueError(
+            f"no step named {sorted(unknown)}; the steps are {', '.join(e.name for e in entries)}"
+        )
+    chosen = [e for e in entries if only is None or e.name in only]
+    dates = tuple(settings.day_date(d) for d in days)
+    if not dates:
+        return []
+    ctx = PlanContext(settings, warehouse)
+    steps = [e.build(ctx, dates) for e in chosen if not e.per_day]
+    steps += [e.build(ctx, (when,)) for when in dates for e in chosen if e.per_day]
+    return steps
+
+
+def day_steps(
+    settings: Settings, day: int, warehouse: Path, *, only: Collection[str] | None = None
+) -> list[Step]:
+    """One simulated day's steps (the run-wide ones serving that day alone)."""
+    return plan(settings, [day], warehouse, only=only)
