@@ -72,7 +72,7 @@ fmt: $(VENV)/.synced ## Format the Python code
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-lab-scd2: $(VENV)/.synced ## SCD2 lab: change log beside SCD2 history (table + PNG under data/reports/scd2)
+lab-scd2: $(VENV)/.synced ## SCD2 lab: change log beside SCD2 history (own warehouse in data/labs/scd2; report + PNG in data/reports/scd2)
 	$(PY) -m python_jobs.labs.scd2 --days $(or $(LAB_DAYS),5) --scale $(SCALE)
 
 docs: $(VENV)/.synced ## dbt docs generate (offline) for data/warehouse.duckdb (run make pipeline first for row counts)

@@ -119,7 +119,7 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_report(settings: Settings, days: int) -> Path:
+def write_report(settings: Settings, days: int, out_dir: Path) -> Path:
     dates = [settings.day_date(d) for d in range(1, days + 1)]
     changes = read_customer_changes(settings.truth_dir, dates)
     dim = load_dimension(settings.warehouse_path)
@@ -127,7 +127,6 @@ def write_report(settings: Settings, days: int) -> Path:
     diff = compare(expected, dim)
     stories = pick_customers(changes)
 
-    out_dir = settings.reports_dir / "scd2"
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_timeline(stories, dim, changes, dates[0], dates[-1], out_dir / "timeline.png")
 
@@ -173,25 +172,21 @@ def write_report(settings: Settings, days: int) -> Path:
 def main(
     days: Annotated[int, typer.Option(help="Simulated days.")] = 5,
     scale: Annotated[float, typer.Option(help="Scale factor.")] = 1.0,
-    skip_pipeline: Annotated[bool, typer.Option(help="Report on the existing warehouse.")] = False,
+    skip_pipeline: Annotated[bool, typer.Option(help="Report on the lab's existing warehouse.")] = False,
 ) -> None:
-    """Run the pipeline for DAYS days and report customers' change logs beside their SCD2 versions."""
+    """Run the pipeline for DAYS days in the lab's own folder and report customers' change logs beside their
+    SCD2 versions. The lab never touches data/warehouse.duckdb: it builds data/labs/scd2/warehouse.duckdb."""
     settings = load_settings().with_(scale=scale)
+    lab_dir = settings.data_dir / "labs" / "scd2"
+    lab = settings.with_(data_dir=lab_dir, warehouse_path=lab_dir / "warehouse.duckdb")
     if not skip_pipeline:
-        cmd = [
-            sys.executable,
-            "-m",
-            "python_jobs.pipeline",
-            "--days",
-            str(days),
-            "--scale",
-            str(scale),
-            "--seed",
-            str(settings.seed),
-        ]
+        console.print(f"building {days} days at scale {scale:g} into {lab.warehouse_path}")
+        cmd = [sys.executable, "-m", "python_jobs.pipeline", "--days", str(days), "--scale", str(scale)]
+        cmd += ["--seed", str(settings.seed), "--data-dir", str(lab_dir)]
         if subprocess.run(cmd, cwd=REPO_ROOT).returncode != 0:
             raise typer.Exit(1)
-    write_report(settings, days)
+    # The report goes beside the other labs' reports, the warehouse it read stays in the lab's folder.
+    write_report(lab, days, settings.reports_dir / "scd2")
 
 
 if __name__ == "__main__":
