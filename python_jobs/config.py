@@ -32,6 +32,8 @@ class Settings:
     seed: int
     scale: float
     bad_share: float
+    # Folder of PostgreSQL's initdb/pg_ctl when set (GROCERY_PG_BINDIR); None: search the usual places.
+    pg_bindir: Path | None = None
 
     @property
     def landing_dir(self) -> Path:
@@ -81,4 +83,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         seed=int(env.get("GROCERY_SEED", "42")),
         scale=float(env.get("GROCERY_SCALE", "1")),
         bad_share=float(env.get("GROCERY_BAD_SHARE", "0.01")),
+        pg_bindir=Path(env["GROCERY_PG_BINDIR"]) if env.get("GROCERY_PG_BINDIR") else None,
     )

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from python_jobs.config import REPO_ROOT, Settings, load_settings
+from python_jobs.config import REPO_ROOT, TELEMETRY_OFF, Settings, load_settings
 
-os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "true")
+# Telemetry off in this process and every one it starts, with the project's one list of switches.
+os.environ.update(TELEMETRY_OFF)
 # Each pytest process gets its own SQLMesh cache rather than sqlmesh_project/.cache, so two runs at once (or
 # pytest-xdist workers) never write the same cache files (a test that needs its own still sets it).
 if "SQLMESH__CACHE_DIR" not in os.environ:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from python_jobs.config import load_settings
 from python_jobs.postgres.server import (
     PostgresServer,
     PostgresUnavailableError,
@@ -31,10 +32,10 @@ def skip_or_fail(reason: str) -> None:
 def postgres_server() -> Iterator[PostgresServer]:
     """One server for the session; each test module works in its own database (`new_database`)."""
     try:
-        find_bindir()
+        bindir = find_bindir(load_settings().pg_bindir)
     except PostgresUnavailableError as exc:
         skip_or_fail(f"PostgreSQL tests need a local server: {exc}")
-    with throwaway_postgres() as server:
+    with throwaway_postgres(bindir=bindir) as server:
         yield server
 
 

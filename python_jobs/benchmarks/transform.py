@@ -40,7 +40,7 @@ from rich.table import Table
 
 from python_jobs.benchmarks.backends import BACKENDS, DUCKDB, Backend
 from python_jobs.benchmarks.measure import Measurement, measure
-from python_jobs.config import REPO_ROOT, Settings, load_settings
+from python_jobs.config import REPO_ROOT, TELEMETRY_OFF, Settings, load_settings
 from python_jobs.orchestration import day_steps, dbt_day_env, run_step
 from python_jobs.parity import compare_relations
 from python_jobs.parity.marts import DBT_SCHEMA, SHARED_MARTS, SQLMESH_SCHEMA
@@ -104,8 +104,7 @@ class Runner:
         self.env = {
             **os.environ,
             "PYTHONPATH": str(REPO_ROOT),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "true",
+            **TELEMETRY_OFF,
             "DBT_TARGET_PATH": str(work / "dbt-target"),
             "DBT_LOG_PATH": str(work / "dbt-logs"),
             "DBT_PROFILES_DIR": str(REPO_ROOT / "profiles"),
@@ -352,7 +351,9 @@ def main(
             from python_jobs.postgres.bench import postgres_backend
             from python_jobs.postgres.server import throwaway_postgres
 
-            available["postgres"] = postgres_backend(stack.enter_context(throwaway_postgres(durable=True)))
+            available["postgres"] = postgres_backend(
+                stack.enter_context(throwaway_postgres(durable=True, bindir=load_settings().pg_bindir))
+            )
         for scale in (float(s) for s in scales.split(",")):
             folder = root / f"scale-{scale:g}-seed-{settings.seed}"
             scaled = settings.with_(

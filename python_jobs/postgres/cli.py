@@ -163,7 +163,7 @@ def pipeline(
                 results = build_on_postgres(settings, days, dsn, tools=tools)
                 verdicts = run_parity(settings.warehouse_path, dsn, tools)
             else:
-                with throwaway_postgres() as server:
+                with throwaway_postgres(bindir=settings.pg_bindir) as server:
                     console.print(f"throwaway PostgreSQL on {server.host}:{server.port}")
                     results = build_on_postgres(settings, days, server.dsn, tools=tools)
                     verdicts = run_parity(settings.warehouse_path, server.dsn, tools)
@@ -190,7 +190,7 @@ def server(
     """Start a throwaway server and print its variables; stop and delete it on Ctrl-C."""
     # `kill <pid>` should clean up like Ctrl-C does: turn SIGTERM into the same exception.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with throwaway_postgres() as srv:
+    with throwaway_postgres(bindir=load_settings().pg_bindir) as srv:
         for key, value in srv.env().items():
             console.print(f"export {key}={value}")
         console.print(f"# DSN {srv.dsn} — Ctrl-C stops the server and deletes its files")

@@ -67,11 +67,11 @@ class PostgresServer:
         }
 
 
-def find_bindir() -> Path:
-    """The folder holding initdb/pg_ctl: $GROCERY_PG_BINDIR, `pg_config --bindir`, or the newest Debian one."""
-    explicit = os.environ.get("GROCERY_PG_BINDIR")
+def find_bindir(explicit: Path | None = None) -> Path:
+    """The folder holding initdb/pg_ctl: `explicit` (Settings.pg_bindir, from GROCERY_PG_BINDIR), else
+    `pg_config --bindir`, else the newest Debian one, else the one of `initdb` on PATH."""
     # An explicit folder is the only one tried: a wrong setting should fail, not fall back silently.
-    candidates: list[str] = [explicit] if explicit else []
+    candidates: list[str] = [str(explicit)] if explicit else []
     if not explicit:
         if shutil.which("pg_config"):
             with contextlib.suppress(subprocess.CalledProcessError, OSError):
@@ -213,9 +213,12 @@ def throwaway_postgres(
     password: str = DEFAULT_PASSWORD,
     database: str = DEFAULT_DATABASE,
     durable: bool = False,
+    bindir: Path | None = None,
 ) -> Iterator[PostgresServer]:
-    """Yield a running server with an empty `database` owned by `user`; stop it and delete its files after."""
-    bindir = find_bindir()
+    """Yield a running server with an empty `database` owned by `user`; stop it and delete its files after.
+
+    `bindir`: the server binaries' folder if the settings name one (see find_bindir)."""
+    bindir = find_bindir(bindir)
     root = Path(tempfile.mkdtemp(prefix="grocery-pg-"))
     data: Path | None = None
     try:
