@@ -1,4 +1,4 @@
-"""`python -m python_jobs.sqlmesh_step --day DAY`: the pipeline's SQLMesh step for one simulated day.
+"""`python -m python_jobs.sqlmesh_step --day DAY [--day DAY ...]`: the pipeline's SQLMesh step, day by day.
 
 It pins SQLMesh's execution time to the midnight after the day (the instant dbt's snapshot clock uses), so the
 SCD2 history is as deterministic as dbt's:
@@ -7,6 +7,7 @@ SCD2 history is as deterministic as dbt's:
 - later days: `run` with `ignore_cron`. `sqlmesh run` on the command line has no `--execution-time` option
   (0.236), so the Python API is the only way to pin the clock of a run.
 
+Several days are processed in calendar order by one Context: loading the project is most of a small day's cost.
 A failed audit or model makes `run` report failure: the step then exits non-zero and the pipeline stops.
 """
 
@@ -55,23 +56,30 @@ def has_prod(context: Context) -> bool:
 def process_day(day: date, warehouse: Path, project: Path = SQLMESH_PROJECT, gateway: str = GATEWAY) -> str:
     """Build day `day`; returns "plan" or "run" (what was done). Raises on any failure."""
     context = open_context(warehouse, project, gateway)
-    when = execution_time_for(day)
     try:
-        if not has_prod(context):
-            # Unit tests run in `sqlmesh test` (make test); the pipeline only builds.
-            context.plan(auto_apply=True, no_prompts=True, execution_time=when, skip_tests=True)
-            return "plan"
-        status = context.run(execution_time=when, ignore_cron=True)
-        if status.is_failure:
-            raise RuntimeError(f"sqlmesh run for {day} failed (see the log above)")
-        return "run"
+        return build_day(context, day)
     finally:
         context.close()
 
 
+def build_day(context: Context, day: date) -> str:
+    """Plan (no `prod` yet) or run `day` in an open context; returns what was done. Raises on any failure."""
+    when = execution_time_for(day)
+    if not has_prod(context):
+        # Unit tests run in `sqlmesh test` (make test); the pipeline only builds.
+        context.plan(auto_apply=True, no_prompts=True, execution_time=when, skip_tests=True)
+        return "plan"
+    status = context.run(execution_time=when, ignore_cron=True)
+    if status.is_failure:
+        raise RuntimeError(f"sqlmesh run for {day} failed (see the log above)")
+    return "run"
+
+
 @app.command()
 def main(
-    day: Annotated[str, typer.Option(help="Simulated day to process, YYYY-MM-DD or a day number.")],
+    day: Annotated[
+        list[str], typer.Option(help="Simulated day to process, YYYY-MM-DD or a day number (repeat it).")
+    ],
     warehouse: Annotated[
         Path | None,
         typer.Option(help="DuckDB warehouse (default: $WAREHOUSE_PATH, else data/warehouse.duckdb)."),
@@ -81,20 +89,26 @@ def main(
         str, typer.Option(help="Gateway of config.yaml: duckdb, or postgres (reads PGHOST, PGPORT, ...).")
     ] = GATEWAY,
 ) -> None:
-    """Plan (first day) or run (later days) the SQLMesh project with the execution time pinned to DAY + 1."""
+    """Plan (first day) or run (later days) the SQLMesh project with the execution time pinned to DAY + 1, for
+    each DAY in calendar order."""
     settings = load_settings()
     target = warehouse or settings.warehouse_path
     try:
-        when = settings.parse_day(day)
+        days = sorted(settings.parse_day(d) for d in day)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--day") from error
-    # A log file per day in the project's logs/ folder, as the `sqlmesh` CLI writes one per command: the SQL
+    # A log file per run in the project's logs/ folder, as the `sqlmesh` CLI writes one per command: the SQL
     # each model and audit ran, with timestamps, is how a slow day is read.
     from sqlmesh import configure_logging
 
     configure_logging(log_file_dir=project.resolve() / "logs")
-    done = process_day(when, target.resolve(), project.resolve(), gateway)
-    typer.echo(f"sqlmesh {done} for {when} at execution time {execution_time_for(when)}")
+    context = open_context(target.resolve(), project.resolve(), gateway)
+    try:
+        for when in days:
+            done = build_day(context, when)
+            typer.echo(f"sqlmesh {done} for {when} at execution time {execution_time_for(when)}")
+    finally:
+        context.close()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import pytest
 
 from python_jobs.checksums import table_checksums
 from python_jobs.config import REPO_ROOT, Settings
-from python_jobs.orchestration import PIPELINE, Step, pipeline_lock, plan, publish, run_steps
+from python_jobs.orchestration import PIPELINE, STEP_NAMES, Step, pipeline_lock, plan, publish, run_steps
 from python_jobs.orchestration.lock import PipelineBusyError, clear_stale_builds
 from python_jobs.orchestration.steps import conflicts
 from tests.conftest import run_module
@@ -111,9 +111,14 @@ def test_a_failure_stops_later_steps_and_says_where(tmp_path: Path) -> None:
 
 def test_the_plan_declares_every_step_and_keeps_the_days_in_order(settings: Settings) -> None:
     steps = plan(settings, range(1, 4), settings.warehouse_path)
-    run_wide = [e.name for e in PIPELINE if not e.per_day]
-    per_day = [e.name for e in PIPELINE if e.per_day]
-    assert [s.name for s in steps] == run_wide + per_day * 3
+    # Run-wide entries give one step; a run of per-day entries gives its steps day after day, in place.
+    assert [e.name for e in PIPELINE] == list(STEP_NAMES)
+    assert [s.name for s in steps] == [
+        *("generate", "flink replay", "ingest", "spark batch"),
+        *("load sensors", "load batch") * 3,
+        *("dbt build", "sqlmesh"),
+    ]
+    assert all(len(s.days) == (1 if s.name.startswith("load") else 3) for s in steps)
     for step in steps:
         assert step.writes, f"{step.name} declares nothing it writes"
         assert step.days
@@ -134,11 +139,12 @@ def test_the_plan_declares_every_step_and_keeps_the_days_in_order(settings: Sett
 def test_dry_run_prints_each_step_with_its_command_reads_and_writes(tmp_path: Path) -> None:
     proc = run_module("python_jobs.pipeline", "--dry-run", "--days", "2", "--data-dir", str(tmp_path / "d"))
     out = proc.stdout
-    assert "the plan: 13 steps" in out
+    assert "the plan: 10 steps" in out
     for entry in PIPELINE:
         assert f"· {entry.name}" in out
     assert "python_jobs.generate day --day 2026-01-05 --day 2026-01-06" in out
-    assert "reads  landing/2026-01-05" in out and "writes warehouse" in out
+    assert "reads  landing/{2026-01-05, 2026-01-06}" in out and "writes warehouse" in out
+    assert "python_jobs.dbt_step --day 2026-01-05 --day 2026-01-06" in out
     assert not (tmp_path / "d" / "warehouse.duckdb").exists()  # nothing ran
 
 

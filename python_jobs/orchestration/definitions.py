@@ -1,9 +1,9 @@
 """The pipeline's steps, declared as data: all the wiring in one place.
 
-`PIPELINE` lists one entry per step in the order a simulated day needs them. An entry either serves each day
-(`per_day`: ingest, loads, dbt, SQLMesh: they build on the warehouse day after day) or a whole run at once
-(generate, the Flink replay, the Spark job: their output for a day does not depend on the warehouse, so one
-process serves every day and its start-up is paid once). A new module adds its steps here, one entry each,
+`PIPELINE` lists one entry per step in the order a run needs them. An entry either serves a whole run at once
+(one process for every day, so its start-up is paid once: generate, ingest, the Flink replay, the Spark job,
+dbt, SQLMesh, which build day after day inside the process) or each day (`per_day`: a process a day, the
+loads of the engines' outputs). A new module adds its steps here, one entry each,
 and nothing else changes: `plan()` turns the entries into the steps of a run, the runner decides from their
 reads and writes which may run side by side, and `python -m python_jobs.pipeline --dry-run` prints them.
 """
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from python_jobs.config import REPO_ROOT, Settings
+from python_jobs.config import Settings
 from python_jobs.orchestration.steps import WAREHOUSE, Step, by_day
-from python_jobs.orchestration.tools import MAIN_PYTHON, STREAMING_PYTHON, dbt_command, dbt_day_env
+from python_jobs.orchestration.tools import MAIN_PYTHON, STREAMING_PYTHON
 from streaming.files import SENSOR_LOADS, sensor_output_dir
 
 
@@ -134,40 +134,34 @@ def load_batch(ctx: PlanContext, days: tuple[date, ...]) -> Step:
 
 
 def dbt_build(ctx: PlanContext, days: tuple[date, ...]) -> Step:
-    (when,) = days
+    # Every day's `dbt build` in calendar order by one process (python_jobs/dbt_step.py): the staging models
+    # hide raw rows loaded after the day they build, so building day D over raw tables that already hold later
+    # days gives what building it that day gave, and Python's and dbt's start-up is paid once.
     data = ctx.settings.data_dir
     return Step(
         "dbt build",
-        dbt_command("build"),
+        (MAIN_PYTHON, "-m", "python_jobs.dbt_step", *_day_args(days)),
         reads=("seeds",),
         writes=(WAREHOUSE, "dbt"),
         days=days,
         # dbt's target/ and logs/ go under the data folder: two pipelines on two data folders never share them
-        # (and the target/ kept from day to day holds the partial parse).
+        # (and the target/ kept from run to run holds the partial parse).
         env={
-            **dbt_day_env(when),
             "WAREHOUSE_PATH": str(ctx.warehouse),
             "DBT_TARGET_PATH": str(data / "dbt" / "target"),
             "DBT_LOG_PATH": str(data / "dbt" / "logs"),
         },
-        cwd=REPO_ROOT / "dbt_project",
     )
 
 
 def sqlmesh(ctx: PlanContext, days: tuple[date, ...]) -> Step:
-    # The SQLMesh twin over the same raw tables, execution time pinned to the midnight after the day (plan on the
-    # first day, run afterwards): see python_jobs/sqlmesh_step.py.
-    (when,) = days
+    # The SQLMesh twin over the same raw tables, execution time pinned to the midnight after each day (plan on
+    # the first day, run afterwards), every day by one Context: see python_jobs/sqlmesh_step.py.
     return Step(
         "sqlmesh",
         (
-            MAIN_PYTHON,
-            "-m",
-            "python_jobs.sqlmesh_step",
-            "--day",
-            when.isoformat(),
-            "--warehouse",
-            str(ctx.warehouse),
+            *(MAIN_PYTHON, "-m", "python_jobs.sqlmesh_step", *_day_args(days)),
+            *("--warehouse", str(ctx.warehouse)),
         ),
         reads=("seeds",),
         writes=(WAREHOUSE, "sqlmesh"),
@@ -175,15 +169,17 @@ def sqlmesh(ctx: PlanContext, days: tuple[date, ...]) -> Step:
     )
 
 
+# In the order a run needs them. The Flink replay generates its own stream, so it starts with `generate`;
+# the loaders run before the models, which then build the days one after the other over the loaded raw tables.
 PIPELINE: tuple[StepEntry, ...] = (
     StepEntry("generate", "foundation", generate, per_day=False),
     StepEntry("flink replay", "streaming", flink_replay, per_day=False),
+    StepEntry("ingest", "foundation", ingest, per_day=False),
     StepEntry("spark batch", "batch", spark_batch, per_day=False),
-    StepEntry("ingest", "foundation", ingest),
     StepEntry("load sensors", "streaming", load_sensors),
     StepEntry("load batch", "batch", load_batch),
-    StepEntry("dbt build", "transformation", dbt_build),
-    StepEntry("sqlmesh", "transformation", sqlmesh),
+    StepEntry("dbt build", "transformation", dbt_build, per_day=False),
+    StepEntry("sqlmesh", "transformation", sqlmesh, per_day=False),
 )
 STEP_NAMES = tuple(e.name for e in PIPELINE)
 
@@ -196,7 +192,8 @@ def plan(
     only: Collection[str] | None = None,
     entries: tuple[StepEntry, ...] = PIPELINE,
 ) -> list[Step]:
-    """The steps of a run over simulated days `days`, in order: the run-wide steps first, then each day's.
+    """The steps of a run over simulated days `days`, in the entries' order: a run-wide entry gives one step,
+    and consecutive per-day entries give their steps day after day (day 1's, then day 2's, ...).
 
     `only` keeps the named steps (a lab that needs generate and ingest, say). Unknown names are an error."""
     unknown = set(only or ()) - {e.name for e in entries}
@@ -209,8 +206,16 @@ def plan(
     if not dates:
         return []
     ctx = PlanContext(settings, warehouse)
-    steps = [e.build(ctx, dates) for e in chosen if not e.per_day]
-    steps += [e.build(ctx, (when,)) for when in dates for e in chosen if e.per_day]
+    steps: list[Step] = []
+    block: list[StepEntry] = []
+    for entry in [*chosen, None]:
+        if entry is not None and entry.per_day:
+            block.append(entry)
+            continue
+        steps += [e.build(ctx, (when,)) for when in dates for e in block]
+        block = []
+        if entry is not None:
+            steps.append(entry.build(ctx, dates))
     return steps
 
 
