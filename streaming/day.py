@@ -6,6 +6,10 @@ Writes `<data>/streaming/input/<day>/` (events, dimension, truth) and `<data>/ou
 (windows, anomalies, dead_letters, ...). Loading into `raw` is the next step and runs in the main environment:
 `python -m python_jobs.ingest output --table sensor_windows --date <day> --format json <out>/windows`.
 
+The pipeline loads three of the SQL job's outputs (windows, anomalies, dead letters: streaming.files.SENSOR_LOADS),
+so by default the day's replay runs only those parts; the materialized view and the latency probe (a changelog
+row and a Python UDF call per event) are the streaming lab's to show. `--parts` chooses others.
+
 A finished replay leaves `_REPLAYED.json` beside its outputs: the stream's spec and a digest of the streaming
 code. Running the same day again with the same spec and code skips the job (a replay of the same day gives the
 same rows: the outputs are already those rows); any other spec or code, or `--force`, replays it. The marker is
@@ -32,18 +36,28 @@ LOADS = SENSOR_LOADS
 MARKER = "_REPLAYED.json"
 
 
-def replay_key(spec: StreamSpec, parallelism: int) -> dict:
-    """What decides a replay's rows: the stream's spec and the code that generates and processes it."""
+PIPELINE_PARTS = tuple(SENSOR_LOADS.values())
+
+
+def replay_key(spec: StreamSpec, parallelism: int, parts: tuple[str, ...] = PIPELINE_PARTS) -> dict:
+    """What decides a replay's rows: the stream's spec, the parts run and the code that generates and processes
+    it."""
     code = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         code.update(path.name.encode() + b"\0" + path.read_bytes())
     return {"spec": json.loads(json.dumps(asdict(spec), default=str)), "parallelism": parallelism,
-            "code_sha256": code.hexdigest()}  # fmt: skip
+            "parts": list(parts), "code_sha256": code.hexdigest()}  # fmt: skip
 
 
-def run_day(data_dir: Path, spec: StreamSpec, parallelism: int = 1, force: bool = False) -> dict:
+def run_day(
+    data_dir: Path,
+    spec: StreamSpec,
+    parallelism: int = 1,
+    force: bool = False,
+    parts: tuple[str, ...] = PIPELINE_PARTS,
+) -> dict:
     paths = DayPaths.of(data_dir, spec.day)
-    key = replay_key(spec, parallelism)
+    key = replay_key(spec, parallelism, parts)
     marker = paths.sql / MARKER
     if not force and marker.exists():
         done = json.loads(marker.read_text())
@@ -60,6 +74,7 @@ def run_day(data_dir: Path, spec: StreamSpec, parallelism: int = 1, force: bool 
             dim=paths.input / "dim",
             calibration=paths.input / "calibration.json",
             out=paths.sql,
+            parts=parts,
             options=FlinkOptions(parallelism=parallelism, checkpoint_dir=paths.sql / "_checkpoints"),
         )
     )
@@ -87,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     sensors.add_argument("--scale", type=float, default=1.0, help="the pipeline's scale factor")
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--force", action="store_true", help="replay even if this day is already replayed")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PIPELINE_PARTS),
+        help="the SQL job's outputs to compute, comma-separated (default: the ones the pipeline loads; "
+        "add state,latency for the materialized view and the latency probe)",
+    )
     args = parser.parse_args(argv)
     for day in args.day:
         spec = StreamSpec(
@@ -95,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             sensors=args.sensors or sensors_for_scale(args.scale),
             hours=args.hours,
         )
-        print(json.dumps(run_day(args.data_dir.resolve(), spec, force=args.force)), flush=True)
+        parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+        print(json.dumps(run_day(args.data_dir.resolve(), spec, force=args.force, parts=parts)), flush=True)
     return 0
 
 
