@@ -53,7 +53,9 @@ $(STREAMING_VENV)/.synced: pyproject.toml uv.lock
 java: $(VENV)/.synced ## Show the Java (>= 17) Spark and Flink will use
 	@$(PY) -m python_jobs.java >/dev/null
 
-pipeline: $(VENV)/.synced ## Simulate DAYS days at SCALE: generate → ingest → dbt build, into data/warehouse.duckdb
+# The steps are declared in python_jobs/orchestration/definitions.py; `--dry-run` prints each one's command, reads
+# and writes. A rerun skips the Flink and Spark days already done; ingest, dbt and SQLMesh rebuild a fresh warehouse.
+pipeline: $(VENV)/.synced ## DAYS days into data/warehouse.duckdb: generate, Flink replay, ingest, Spark, per day load sensors + batch, then dbt and SQLMesh day by day (plan: .venv/bin/python -m python_jobs.pipeline --dry-run)
 	$(PY) -m python_jobs.pipeline --days $(DAYS) --scale $(SCALE) --seed $(SEED)
 
 test: setup ## Run the whole test suite (real DuckDB, dbt, engines; no mocks)
