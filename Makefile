@@ -37,8 +37,8 @@ help: ## List the targets
 setup: $(VENV)/.synced $(STREAMING_VENV)/.synced java ## Install both locked environments and find Java (idempotent)
 
 # --compile-bytecode: every dbt, SQLMesh and job process imports hundreds of modules. Without .pyc files each
-# start compiles them again when PYTHONDONTWRITEBYTECODE is set (it is in this project's dev container):
-# measured ~1.5 s of every `dbt` command. Compiling costs 45 s (main) + 29 s (streaming) once, at install.
+# start compiles them again when PYTHONDONTWRITEBYTECODE is set (it is in this project's dev container), a cost
+# paid by every `dbt` command; compiling once, at install, is cheaper (docs/measurements.md).
 $(VENV)/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --compile-bytecode

@@ -58,7 +58,9 @@ def test_static_docs_page_renders_the_models(settings: Settings) -> None:
     browser = chromium()
     data, warehouse = settings.data_dir, settings.warehouse_path
     run_module("python_jobs.generate", "day", "--day", "1", "--scale", "0.1", "--data-dir", str(data))
-    run_module("python_jobs.ingest", "day", "--day", "1", "--data-dir", str(data), "--warehouse", str(warehouse))
+    run_module(
+        "python_jobs.ingest", "day", "--day", "1", "--data-dir", str(data), "--warehouse", str(warehouse)
+    )
     env = {
         "WAREHOUSE_PATH": str(warehouse),
         "DBT_TARGET_PATH": str(data / "dbt" / "target"),
