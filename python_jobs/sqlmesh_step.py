@@ -41,7 +41,7 @@ def open_context(warehouse: Path, project: Path = SQLMESH_PROJECT, gateway: str 
     # Set before importing: SQLMesh reads its analytics switch when it is imported.
     os.environ.update(TELEMETRY_OFF)
     # SQLMesh opens a connection for every gateway of config.yaml (multi-engine projects), so a Postgres run would
-    # also open, and lock, the DuckDB warehouse file (~1 s, and an error while another process writes it):
+    # also open, and lock, the DuckDB warehouse file (time lost, and an error while another process writes it):
     # that gateway is unused then, and gets an in-memory database.
     os.environ["WAREHOUSE_PATH"] = str(warehouse) if gateway == "duckdb" else ":memory:"
     from sqlmesh import Context

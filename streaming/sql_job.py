@@ -212,7 +212,8 @@ def _calibrated(cfg: SqlJobConfig, column: str) -> str:
 
 def _windows_sql(cfg: SqlJobConfig) -> str:
     # Rolling statistics are SQL OVER aggregates (incremental, in the JVM); the pandas UDF only does the
-    # arithmetic, a batch at a time. (A pandas UDAF over the same OVER window measured ~8 ms per row.)
+    # arithmetic, a batch at a time. (A pandas UDAF over the same OVER window was far slower: one Python call
+    # per row; docs/measurements.md.)
     # A z-score does not change when every value moves by the same offset: computed on the reported means.
     zscore = (
         "zscore(temp_mean, AVG(temp_mean) OVER w, STDDEV_POP(temp_mean) OVER w)"

@@ -4,8 +4,8 @@
     By hand:        dbt build --vars '{run_date: 2026-01-07}'
     The pipeline:   GROCERY_RUN_DATE=2026-01-07 dbt build   (and GROCERY_TEST_SINCE, macros/test_scope.sql)
     Why two ways: dbt re-parses the whole project whenever --vars differ from the previous run's, and a daily
-    pipeline changes its day every run (~3 s of each day's build on PostgreSQL at scale 10, wall and CPU;
-    docs/transformation.md). The environment variables are read only while dbt executes, never while it parses,
+    pipeline changes its day every run, so it would pay a full parse every day (docs/measurements.md).
+    The environment variables are read only while dbt executes, never while it parses,
     so dbt does not record them and keeps its partial parse from one day to the next. They can be read then
     because nothing parsed depends on the day: run_date and test_since are only used in SQL, hooks and the
     snapshot clock, all rendered when a node runs, never in a config() value. A var wins over the variable.

@@ -48,7 +48,7 @@ def _index_load_date(con: duckdb.DuckDBPyConnection, schema: str, table: str) ->
     """A BRIN index on `_load_date`: the rows arrive day by day, so the load days lie in order on disk and a
     block-range index of a few kilobytes lets `_load_date >= day` read only the last days' blocks. That is what
     a daily build's tests of new rows filter on (dbt's test_since): without it each of them read every row of
-    the history (e.g. ten tests of 5.2M order lines, ~0.5 s each). DuckDB gets the same from the min/max zone
+    the history (e.g. ten tests of the millions of order lines; docs/measurements.md). DuckDB gets the same from the min/max zone
     maps it keeps per row group. TRUNCATE + INSERT leaves the block ranges unsummarised (BRIN summarises on
     VACUUM, not on insert), hence the explicit summarise."""
     index = f"{table}__load_date_brin"

@@ -33,11 +33,11 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     run_module("streaming.sql_job", "--input", str(root / "input"), "--out", str(root / "sql"))
     ds_job = ("streaming.datastream_job", "--input", str(root / "input"), "--out", str(root / "ds"),
               "--restart-attempts", "3", "--fail-at-event", str(FAIL_AT))  # fmt: skip
-    # A known hang (diagnosed 2026-12-01, docs/streaming.md): in some runs the restarted attempt's window
+    # A known hang (docs/streaming.md): in some runs the restarted attempt's window
     # operator asks for its window state on a timer and the heap state backend refuses it ("A serializer has
     # already been registered for the state; re-registration is not allowed"); the Python worker raises and the
-    # job then neither fails nor finishes. 3 runs in about 12 that day. A normal run takes ~30 s: stop a hung
-    # one after 100 s and start again from nothing (a fresh output folder, so the exactly-once checks below
+    # job then neither fails nor finishes. A normal run takes a fraction of 100 s: stop a hung one after 100 s
+    # and start again from nothing (a fresh output folder, so the exactly-once checks below
     # judge one complete run), at most three attempts.
     for attempt in range(3):
         shutil.rmtree(root / "ds", ignore_errors=True)

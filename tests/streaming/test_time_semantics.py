@@ -18,6 +18,6 @@ def test_event_time_windows_are_exact_and_processing_time_windows_are_not(tmp_pa
     assert event["windows_matching_an_event_minute"] == event["windows"] > 0
     assert event["max_event_time_span_s"] < 60
     # Arrival time decides the processing-time windows, so their shape depends on the machine's speed at that
-    # moment (measured: 3 windows spanning 1,170 s of event time on an idle machine, and under load windows of
-    # a single reading each). All that holds every time is that they disagree with the truth.
+    # moment (a few windows spanning many event minutes on an idle machine, under load windows of a single
+    # reading each; docs/streaming.md). All that holds every time is that they disagree with the truth.
     assert proc["windows_matching_an_event_minute"] < proc["windows"]

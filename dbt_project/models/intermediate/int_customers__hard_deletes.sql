@@ -6,8 +6,8 @@
 -- Incremental, as the SQLMesh twin (by time range on deleted_on): a delete found on day D only compares the
 -- extract of D with the one before it, so a run computes the deletes of the last lookback_days days up to
 -- run_date from those extracts and the one before them, instead of comparing every pair of extracts of the
--- history (as a view, once for dim_customers and once per test: ~8 s of a day at 60 days of scale 10 on
--- PostgreSQL; as a table rebuilt every run 2.4 s). The extract before the window is looked for in the week
+-- history (as a view that ran once for dim_customers and once per test; as a table, once a run: both grow
+-- with the history, docs/measurements.md). The extract before the window is looked for in the week
 -- before it first, which the load-day index answers from a few blocks, and in the whole history only if that
 -- week has none. A day's deletes never change once its extracts are in, so re-running a day is idempotent.
 {{

@@ -7,7 +7,8 @@
 -- version delivered on or after the newest load day already in the table, from ALL their versions, and
 -- replaces them by order_id. Recomputing from every version keeps it exactly equal to a rebuild (and to
 -- re-running a day) with no merge logic; as a view, the ranking over every version of the history ran once
--- for fct_orders and once more for each of its tests (60 days of scale 10 on PostgreSQL: ~30 s a day).
+-- for fct_orders and once more for each of its tests, a cost that grows with the history
+-- (docs/measurements.md).
 -- The SQLMesh twin does the same by unique key, merging the day's versions into the kept ones.
 -- (Written with row_number() in a subquery rather than DuckDB's QUALIFY so it also runs on PostgreSQL.)
 {{

@@ -3,8 +3,8 @@
 -- since a placed or picked order is expected to be delivered. Revenue is goods only (quantity * unit_price
 -- paid): the delivery fee belongs to the order, not to a category, and is left out.
 -- Incremental by order day: a run deletes and recomputes the order days whose orders fct_orders rewrote
--- (macros/daily_sales_days.sql), as the SQLMesh twin replaces its lookback days. A full rebuild was 11 s of an
--- incremental day on PostgreSQL at 60 days of scale 10 (docs/transformation.md). The delete is a pre-hook, not
+-- (macros/daily_sales_days.sql), as the SQLMesh twin replaces its lookback days: a full rebuild reads the
+-- whole history every day (docs/measurements.md). The delete is a pre-hook, not
 -- delete+insert on order_date: that would leave a day whose orders were all cancelled with its old rows.
 {{
     config(

@@ -47,9 +47,9 @@ line_totals as (
     from {{ ref('int_order_lines__enriched') }}
     {% if is_incremental() %}
     -- Only the lines of the orders selected above (as the SQLMesh twin does): on an incremental day PostgreSQL
-    -- otherwise totals every line of the history and throws most away (60 days at scale 10: 8.0 / 9.8 s ->
-    -- 7.1 / 5.9 s for one incremental day of this model). Not on a full build, where every order is selected
-    -- and the filter only costs (PostgreSQL inlines the `orders` CTE a second time: 11.9 -> 17.2 s).
+    -- otherwise totals every line of the history and throws most away. Not on a full build, where every order
+    -- is selected and the filter only costs (PostgreSQL inlines the `orders` CTE a second time). Figures:
+    -- docs/measurements.md.
     where order_id in (select order_id from orders)
     and {{ lines_loaded_since(orders_to_rebuild) }}
     {% endif %}

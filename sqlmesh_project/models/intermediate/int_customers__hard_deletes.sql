@@ -4,7 +4,7 @@
 --
 -- INCREMENTAL_BY_TIME_RANGE on the day of the delete: a delete found on day D only compares the extract of D
 -- with the one before it, so a day's run reads two extracts instead of every extract of the history (it was
--- FULL: at 60 days of scale 10 on PostgreSQL 3.0-3.5 s of a 12 s day, docs/transformation.md). The extract
+-- FULL, a cost that grew with the history: docs/measurements.md). The extract
 -- before the interval is looked for in the week before it first, which a load-day index answers from a few
 -- blocks, and in the whole history only if that week has none.
 MODEL (

@@ -3,8 +3,8 @@
 --
 -- INCREMENTAL_BY_TIME_RANGE on the order date with the lookback of fct_orders, which it reads: a day's run
 -- replaces the order days [D-3, D], exactly the days whose fct_orders rows that run can change (late orders,
--- status updates, cancellations), so it equals a rebuild from fct_orders. It was FULL; at 60 days of scale 10
--- the rebuild was 7.0 s of a 20 s day on Postgres (docs/transformation.md). A restatement of fct_orders for an
+-- status updates, cancellations), so it equals a rebuild from fct_orders. It was FULL, and the rebuild was the
+-- largest part of a day on Postgres at a long history (docs/measurements.md). A restatement of fct_orders for an
 -- old order day restates these days too (SQLMesh restates downstream intervals).
 MODEL (
   name sqlmesh_marts.fct_daily_sales,

@@ -14,8 +14,8 @@
 -- PostgreSQL: the interval's order days are selected with a range on `ordered_at` itself, not with
 -- CAST(ordered_at AS DATE) BETWEEN ... PostgreSQL has no statistics on that expression and guesses 0.5 % of the
 -- rows; SQLMesh's own filter on order_date guesses again, and at one estimated order the planner chose a nested
--- loop that re-aggregates the order lines once per order: 256 s instead of 0.3 s for day 3 at scale 3, more
--- than 30 minutes at scale 10 (docs/postgres.md). On the column, its histogram answers, which the ANALYZE
+-- loop that re-aggregates the order lines once per order, minutes instead of a fraction of a second
+-- (docs/postgres.md, docs/measurements.md). On the column, its histogram answers, which the ANALYZE
 -- post-statement of int_orders__latest_version keeps fresh (a histogram from yesterday has no today).
 MODEL (
   name sqlmesh_marts.fct_orders,

@@ -1,7 +1,7 @@
 -- SCD Type 2 history of customers: the twin of dbt's snap_customers (timestamp strategy, hard deletes
 -- invalidated). SQLMesh compares each day's extract with the open versions and maintains valid_from/valid_to.
 --
--- The flags that make it mean the same as the dbt snapshot (measured, see docs/transformation.md):
+-- The flags that make it mean the same as the dbt snapshot (checked, see docs/transformation.md):
 --   updated_at_as_valid_from: the first version starts at the customer's updated_at, as in dbt; without it
 --     SQLMesh starts every first version at 1970-01-01.
 --   invalidate_hard_deletes: a customer missing from the extract gets its open version closed at the
