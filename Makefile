@@ -53,9 +53,10 @@ $(STREAMING_VENV)/.synced: pyproject.toml uv.lock
 java: $(VENV)/.synced ## Show the Java (>= 17) Spark and Flink will use
 	@$(PY) -m python_jobs.java >/dev/null
 
+# `setup` first: the Flink replay runs in the streaming environment, which `make setup` installs.
 # The steps are declared in python_jobs/orchestration/definitions.py; `--dry-run` prints each one's command, reads
 # and writes. A rerun skips the Flink and Spark days already done; ingest, dbt and SQLMesh rebuild a fresh warehouse.
-pipeline: $(VENV)/.synced ## DAYS days into data/warehouse.duckdb: generate, Flink replay, ingest, Spark, per day load sensors + batch, then dbt and SQLMesh day by day (plan: .venv/bin/python -m python_jobs.pipeline --dry-run)
+pipeline: setup ## DAYS days into data/warehouse.duckdb: generate, Flink replay, ingest, Spark, per day load sensors + batch, then dbt and SQLMesh day by day (plan: .venv/bin/python -m python_jobs.pipeline --dry-run)
 	$(PY) -m python_jobs.pipeline --days $(DAYS) --scale $(SCALE) --seed $(SEED)
 
 test: setup ## Run the whole test suite (real DuckDB, dbt, engines; no mocks)
@@ -101,7 +102,7 @@ bench-transform: $(VENV)/.synced ## dbt vs SQLMesh build times at default and 10
 	$(PY) -m python_jobs.benchmarks.transform --scales $(BENCH_SCALES) --days $(DAYS) \
 		--backfill-days $(BACKFILL_DAYS) --backends $(BENCH_BACKENDS)
 
-pipeline-postgres: $(VENV)/.synced ## The pipeline, then the same marts on a throwaway PostgreSQL (dbt + SQLMesh) and parity
+pipeline-postgres: setup ## The pipeline, then the same marts on a throwaway PostgreSQL (dbt + SQLMesh) and parity
 	$(PY) -m python_jobs.postgres pipeline --days $(DAYS) --scale $(SCALE) --seed $(SEED)
 
 # --- Module 1: batch (Spark, pandas, DuckDB, Polars) -----------------------------------------------------------
