@@ -60,8 +60,8 @@ def engine(
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     spark = None
     if name.startswith("spark-"):
-        from python_jobs.batch.spark_config import load_spark_settings
-        from python_jobs.batch.spark_session import build_session
+        from python_jobs.batch.spark.config import load_spark_settings
+        from python_jobs.batch.spark.session import build_session
 
         spark = build_session(
             load_spark_settings(settings.data_dir), f"batch-{name}", local_dir=out.resolve() / "_spark-local"
@@ -98,9 +98,9 @@ def spark_run(
 ) -> None:
     """The pipeline's Spark job: validate + stage landing days, rebuild daily outputs (Parquet, by day)."""
     from python_jobs.batch.semantics import landing_days
-    from python_jobs.batch.spark_config import load_spark_settings
-    from python_jobs.batch.spark_job import is_completed, run_day
-    from python_jobs.batch.spark_session import build_session
+    from python_jobs.batch.spark.config import load_spark_settings
+    from python_jobs.batch.spark.job import is_completed, run_day
+    from python_jobs.batch.spark.session import build_session
 
     settings = _settings(data_dir)
     spark_settings = load_spark_settings(settings.data_dir)

@@ -27,26 +27,26 @@ def run_engine(
     work = out_dir / "_work"
     try:
         if name == "duckdb":
-            from python_jobs.batch import duckdb_engine
+            from python_jobs.batch.reference import duckdb as duckdb_engine
 
             duckdb_engine.run(landing_dir, seeds_dir, days, out_dir, work)
             return {}
         if name == "polars":
-            from python_jobs.batch import polars_engine
+            from python_jobs.batch.reference import polars as polars_engine
 
             polars_engine.run(landing_dir, seeds_dir, days, out_dir, work)
             return {}
         if name == "pandas":
-            from python_jobs.batch import pandas_engine
+            from python_jobs.batch.pandas import engine as pandas_engine
 
             pandas_engine.run(landing_dir, seeds_dir, days, out_dir)
             return {}
         if name == "pandas-chunked":
-            from python_jobs.batch import pandas_chunked
+            from python_jobs.batch.pandas import chunked as pandas_chunked
 
             return {"spilled_bytes": pandas_chunked.run(landing_dir, seeds_dir, days, out_dir, work)}
         if name == "modin":
-            from python_jobs.batch import modin_engine
+            from python_jobs.batch.pandas import modin as modin_engine
 
             modin_engine.run(landing_dir, seeds_dir, days, out_dir)
             return {}
@@ -60,7 +60,9 @@ def run_engine(
 def _spark(
     name: str, spark, landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path
 ) -> dict[str, object]:
-    from python_jobs.batch import spark_df, spark_rdd, spark_sql
+    from python_jobs.batch.spark import df as spark_df
+    from python_jobs.batch.spark import rdd as spark_rdd
+    from python_jobs.batch.spark import sql as spark_sql
 
     orders_files = landing_files(landing_dir, days, "orders")
     line_files = landing_files(landing_dir, days, "order_lines")

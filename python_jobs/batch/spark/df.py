@@ -69,7 +69,7 @@ def latest_counted(orders: DataFrame) -> DataFrame:
     """Latest version per order (highest updated_at, then load_date), then cancelled ones dropped.
 
     The version is packed into one long and every field is taken with `max_by` on it, so every aggregation
-    buffer is fixed-width and Spark plans a HashAggregate. The SQL twin (spark_sql.py) keeps the readable
+    buffer is fixed-width and Spark plans a HashAggregate. The SQL twin (spark/sql.py) keeps the readable
     `max(struct(...))`, whose struct buffer forces a SortAggregate: a sort of every order version. Their
     plans (`make lab-batch` writes them) and wall times side by side show what that costs."""
     version = F.col("updated_at").cast("long") * 100_000 + F.datediff("load_date", F.lit("1970-01-01"))

@@ -22,8 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from python_jobs.batch import pandas_common as pc
 from python_jobs.batch.atomic import atomic_path
+from python_jobs.batch.pandas import common as pc
 from python_jobs.batch.semantics import input_bytes, landing_files
 
 _IPC = pa.ipc.IpcWriteOptions(compression="lz4")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from python_jobs.batch import pandas_common as pc
+from python_jobs.batch.pandas import common as pc
 from python_jobs.batch.semantics import landing_files
 
 

@@ -16,7 +16,7 @@ def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path) -> 
     import modin.pandas as mpd
     import ray
 
-    from python_jobs.batch import pandas_common as pc
+    from python_jobs.batch.pandas import common as pc
     from python_jobs.batch.semantics import landing_files
 
     # Two CPUs here: Ray's default object store (30% of RAM) would reserve 7 GiB of shared memory up front.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from python_jobs.batch.spark_config import SparkSettings
+from python_jobs.batch.spark.config import SparkSettings
 from python_jobs.java import find_java_home
 
 
