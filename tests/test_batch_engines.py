@@ -15,8 +15,8 @@ from python_jobs.batch.engines import run_engine
 from python_jobs.batch.pandas import chunked as pandas_chunked
 from python_jobs.batch.semantics import landing_days
 from python_jobs.batch.spark.job import root, run_day, run_folder
-from python_jobs.batch.testing import DAYS, copy_data, landing, reference_run, session, spark_settings
 from python_jobs.config import Settings
+from tests.batch_support import DAYS, copy_data, landing, reference_run, session, spark_settings
 
 
 @pytest.fixture(scope="module")

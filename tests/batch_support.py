@@ -1,4 +1,4 @@
-"""Helpers the batch tests share (small datasets, one SparkSession per process); not used by the jobs.
+"""Helpers the batch tests share (small datasets, one SparkSession per process); test support, not product code.
 
 Spark costs seconds per job even on kilobytes, so the expensive things are built once per pytest process and
 shared by the three batch test modules: the generated landing days (one folder per bad-line share) and one
