@@ -13,8 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from python_jobs.batch.spark.config import SparkSettings
-from python_jobs.config import Settings, load_settings
+from python_jobs.config import Settings, SparkSettings, load_settings
 from python_jobs.generate.day import generate_day
 
 # Two landing days are the fewest that still show every property: a completed day that a resumed run skips,

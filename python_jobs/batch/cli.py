@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from python_jobs.config import Settings, load_settings
+from python_jobs.config import Settings, load_modin_settings, load_settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
@@ -60,8 +60,8 @@ def engine(
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     spark = None
     if name.startswith("spark-"):
-        from python_jobs.batch.spark.config import load_spark_settings
         from python_jobs.batch.spark.session import build_session
+        from python_jobs.config import load_spark_settings
 
         spark = build_session(
             load_spark_settings(settings.data_dir), f"batch-{name}", local_dir=out.resolve() / "_spark-local"
@@ -74,6 +74,7 @@ def engine(
             out.resolve(),
             through=date.fromisoformat(through) if through else None,
             spark=spark,
+            modin=load_modin_settings(),
         )
         if spark is not None:
             result["spark_app_id"] = spark.sparkContext.applicationId
@@ -98,9 +99,9 @@ def spark_run(
 ) -> None:
     """The pipeline's Spark job: validate + stage landing days, rebuild daily outputs (Parquet, by day)."""
     from python_jobs.batch.semantics import landing_days
-    from python_jobs.batch.spark.config import load_spark_settings
     from python_jobs.batch.spark.job import is_completed, run_day
     from python_jobs.batch.spark.session import build_session
+    from python_jobs.config import load_spark_settings
 
     settings = _settings(data_dir)
     spark_settings = load_spark_settings(settings.data_dir)

@@ -13,12 +13,20 @@ from datetime import date
 from pathlib import Path
 
 from python_jobs.batch.semantics import landing_days, landing_files
+from python_jobs.config import ModinSettings
 
 ENGINES = ("spark-df", "spark-sql", "spark-rdd", "pandas", "pandas-chunked", "duckdb", "polars", "modin")
 
 
 def run_engine(
-    name: str, landing_dir: Path, seeds_dir: Path, out_dir: Path, *, through: date | None = None, spark=None
+    name: str,
+    landing_dir: Path,
+    seeds_dir: Path,
+    out_dir: Path,
+    *,
+    through: date | None = None,
+    spark=None,
+    modin: ModinSettings | None = None,
 ) -> dict[str, object]:
     days = landing_days(landing_dir, through)
     if not days:
@@ -48,7 +56,7 @@ def run_engine(
         if name == "modin":
             from python_jobs.batch.pandas import modin as modin_engine
 
-            modin_engine.run(landing_dir, seeds_dir, days, out_dir)
+            modin_engine.run(landing_dir, seeds_dir, days, out_dir, modin or ModinSettings())
             return {}
         if name.startswith("spark-"):
             return _spark(name, spark, landing_dir, seeds_dir, days, out_dir)

@@ -9,10 +9,13 @@ import os
 from datetime import date
 from pathlib import Path
 
+from python_jobs.config import ModinSettings
 
-def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path) -> None:
-    os.environ.setdefault("MODIN_ENGINE", "ray")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path, settings: ModinSettings) -> None:
+    # Modin and Ray read their switches from this process's environment (Ray's workers inherit it): set before
+    # they are imported.
+    os.environ.update(settings.process_env())
     import modin.pandas as mpd
     import ray
 
