@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from python_jobs.batch.engines import ENGINES, get_engine
 from python_jobs.config import Settings, load_modin_settings, load_settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -30,6 +31,14 @@ def _settings(data_dir: Path | None, warehouse: Path | None = None) -> Settings:
     return settings
 
 
+def _known_engine(name: str) -> str:
+    try:
+        get_engine(name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return name
+
+
 @app.callback()
 def main() -> None:
     """Batch jobs of module 1: Spark (DataFrame, SQL, RDD), pandas, DuckDB and Polars on the orders data."""
@@ -39,7 +48,7 @@ def main() -> None:
 def engine(
     name: Annotated[
         str,
-        typer.Argument(help="spark-df, spark-sql, spark-rdd, pandas, pandas-chunked, duckdb, polars, modin"),
+        typer.Argument(help=", ".join(ENGINES), callback=_known_engine),
     ],
     out: Annotated[Path, typer.Option(help="Folder for the three output tables.")],
     data_dir: DataDir = None,
@@ -59,7 +68,7 @@ def engine(
         cap = int(max_memory_gib * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     spark = None
-    if name.startswith("spark-"):
+    if get_engine(name).family == "spark":
         from python_jobs.batch.spark.session import build_session
         from python_jobs.config import load_spark_settings
 

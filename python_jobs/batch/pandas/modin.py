@@ -8,8 +8,12 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from python_jobs.config import ModinSettings
+
+if TYPE_CHECKING:
+    from python_jobs.batch.engines import EngineJob
 
 
 def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path, settings: ModinSettings) -> None:
@@ -64,3 +68,9 @@ def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path, set
         pc.write_frame(out_dir, "customer_rfm", pc.rfm(basket, days[-1]))
     finally:
         ray.shutdown()
+
+
+def run_job(job: EngineJob) -> dict[str, object]:
+    """The registry's entry (engines.py)."""
+    run(job.landing_dir, job.seeds_dir, job.days, job.out_dir, job.modin)
+    return {}
