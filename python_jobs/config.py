@@ -1,12 +1,15 @@
-"""The one typed configuration object, read once from the environment at a job's entry point.
+"""The typed configuration, read once from the environment at a job's entry point.
 
-Every job receives a `Settings` instance (or the few fields it needs) as an argument; nothing reads the
-environment anywhere else, so tests can build their own `Settings` pointing at a temporary folder.
+Every job receives a `Settings` instance (or the few fields it needs) as an argument, and the engine jobs their
+engine's settings (`SparkSettings`, `ModinSettings`) the same way; nothing reads the environment anywhere else,
+so tests can build their own settings pointing at a temporary folder. Where a child process (the JVM, Ray's
+workers) needs environment variables, the settings object builds them (`process_env()`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -85,3 +88,62 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         bad_share=float(env.get("GROCERY_BAD_SHARE", "0.01")),
         pg_bindir=Path(env["GROCERY_PG_BINDIR"]) if env.get("GROCERY_PG_BINDIR") else None,
     )
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """The Spark jobs' settings (GROCERY_SPARK_*, JAVA_HOME, PYSPARK_PYTHON): `load_spark_settings` reads them."""
+
+    master: str = "local[*]"
+    # Small on purpose: the pipeline's daily data is a few MB, and every shuffle partition is a task.
+    shuffle_partitions: int = 4
+    driver_memory: str = "2g"
+    executor_memory: str = "1g"
+    event_log_dir: Path | None = None
+    # Fault injection for the recovery tests and docs: "<task|exit>:<output>:<YYYY-MM-DD>", e.g.
+    # "task:product_daily:2026-01-07" fails a write task of that output on that run day,
+    # "exit:product_daily:2026-01-07" ends the driver right after that output is committed.
+    fail_at: str | None = None
+    # The JVM's Java (None: the first Java >= 17 that python_jobs.java finds) and the Python the executors run
+    # (None: this interpreter; a standalone worker's executors must run the same Python as the driver).
+    java_home: Path | None = None
+    python: str | None = None
+
+    def process_env(self) -> dict[str, str]:
+        """The variables the JVM PySpark starts, and its Python workers, must see."""
+        from python_jobs.java import find_java_home  # runs `java -version`: only when a JVM is about to start
+
+        return {
+            "JAVA_HOME": str(self.java_home or find_java_home()),
+            "PYSPARK_PYTHON": self.python or sys.executable,
+        }
+
+
+def load_spark_settings(data_dir: Path, env: dict[str, str] | None = None) -> SparkSettings:
+    env = dict(os.environ if env is None else env)
+    return SparkSettings(
+        master=env.get("GROCERY_SPARK_MASTER", "local[*]"),
+        shuffle_partitions=int(env.get("GROCERY_SPARK_SHUFFLE_PARTITIONS", "4")),
+        driver_memory=env.get("GROCERY_SPARK_DRIVER_MEMORY", "2g"),
+        executor_memory=env.get("GROCERY_SPARK_EXECUTOR_MEMORY", "1g"),
+        event_log_dir=Path(env.get("GROCERY_SPARK_EVENT_LOG_DIR", data_dir / "spark-events")).resolve(),
+        fail_at=env.get("GROCERY_BATCH_FAIL_AT") or None,
+        java_home=Path(env["JAVA_HOME"]) if env.get("JAVA_HOME") else None,
+        python=env.get("PYSPARK_PYTHON") or None,
+    )
+
+
+@dataclass(frozen=True)
+class ModinSettings:
+    """The Modin engine's settings (MODIN_ENGINE): `load_modin_settings` reads them."""
+
+    engine: str = "ray"
+
+    def process_env(self) -> dict[str, str]:
+        """The variables Modin and Ray (and the worker processes Ray starts) must see: telemetry off included."""
+        return {**TELEMETRY_OFF, "MODIN_ENGINE": self.engine}
+
+
+def load_modin_settings(env: dict[str, str] | None = None) -> ModinSettings:
+    env = dict(os.environ if env is None else env)
+    return ModinSettings(engine=env.get("MODIN_ENGINE") or "ray")

@@ -11,10 +11,10 @@ import pytest
 
 from python_jobs.batch.canonical import summarise_all
 from python_jobs.batch.semantics import landing_days
-from python_jobs.batch.spark_cluster import standalone_cluster
-from python_jobs.batch.spark_job import root
-from python_jobs.batch.testing import copy_landing, reference_run
+from python_jobs.batch.spark.cluster import standalone_cluster
+from python_jobs.batch.spark.job import root
 from python_jobs.config import REPO_ROOT
+from tests.batch_support import copy_landing, reference_run
 
 pytestmark = pytest.mark.slow
 

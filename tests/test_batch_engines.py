@@ -10,13 +10,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-from python_jobs.batch import pandas_chunked
 from python_jobs.batch.canonical import differences, summarise_all
-from python_jobs.batch.engines import run_engine
+from python_jobs.batch.engines import ENGINES, get_engine, run_engine
+from python_jobs.batch.pandas import chunked as pandas_chunked
 from python_jobs.batch.semantics import landing_days
-from python_jobs.batch.spark_job import root, run_day, run_folder
-from python_jobs.batch.testing import DAYS, copy_data, landing, reference_run, session, spark_settings
+from python_jobs.batch.spark.job import root, run_day, run_folder
 from python_jobs.config import Settings
+from tests.batch_support import DAYS, copy_data, landing, reference_run, session, spark_settings
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,14 @@ def _assert_same(reference: Path, other: Path) -> None:
 def test_engine_matches_duckdb(engine: str, clean: Settings, reference: Path, tmp_path: Path, spark) -> None:
     run_engine(engine, clean.landing_dir, clean.seeds_dir, tmp_path / engine, spark=spark)
     _assert_same(reference, tmp_path / engine)
+
+
+def test_registry_runners_resolve_and_unknown_names_list_the_engines() -> None:
+    # The "module:function" strings are imported only when an engine runs: check each one points at a function.
+    for engine in ENGINES.values():
+        assert callable(engine.runner()), engine
+    with pytest.raises(ValueError, match=r"one of spark-df, .*, modin$"):
+        get_engine("spark")
 
 
 def test_pandas_chunked_merges_partials_exactly(clean: Settings, reference: Path, tmp_path: Path) -> None:

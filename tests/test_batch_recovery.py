@@ -16,10 +16,10 @@ import pytest
 
 from python_jobs.batch.canonical import summarise_all
 from python_jobs.batch.semantics import landing_days
-from python_jobs.batch.spark_checkpoint import running_customer_state
-from python_jobs.batch.spark_job import root, run_day
-from python_jobs.batch.testing import copy_landing, reference_run, session, spark_settings
+from python_jobs.batch.spark.checkpoint import running_customer_state
+from python_jobs.batch.spark.job import root, run_day
 from python_jobs.config import REPO_ROOT, Settings
+from tests.batch_support import copy_landing, reference_run, session, spark_settings
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from python_jobs.config import Settings, load_settings
+from python_jobs.batch.engines import ENGINES, get_engine
+from python_jobs.config import Settings, load_modin_settings, load_settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
@@ -30,6 +31,14 @@ def _settings(data_dir: Path | None, warehouse: Path | None = None) -> Settings:
     return settings
 
 
+def _known_engine(name: str) -> str:
+    try:
+        get_engine(name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return name
+
+
 @app.callback()
 def main() -> None:
     """Batch jobs of module 1: Spark (DataFrame, SQL, RDD), pandas, DuckDB and Polars on the orders data."""
@@ -39,7 +48,7 @@ def main() -> None:
 def engine(
     name: Annotated[
         str,
-        typer.Argument(help="spark-df, spark-sql, spark-rdd, pandas, pandas-chunked, duckdb, polars, modin"),
+        typer.Argument(help=", ".join(ENGINES), callback=_known_engine),
     ],
     out: Annotated[Path, typer.Option(help="Folder for the three output tables.")],
     data_dir: DataDir = None,
@@ -59,9 +68,9 @@ def engine(
         cap = int(max_memory_gib * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     spark = None
-    if name.startswith("spark-"):
-        from python_jobs.batch.spark_config import load_spark_settings
-        from python_jobs.batch.spark_session import build_session
+    if get_engine(name).family == "spark":
+        from python_jobs.batch.spark.session import build_session
+        from python_jobs.config import load_spark_settings
 
         spark = build_session(
             load_spark_settings(settings.data_dir), f"batch-{name}", local_dir=out.resolve() / "_spark-local"
@@ -74,6 +83,7 @@ def engine(
             out.resolve(),
             through=date.fromisoformat(through) if through else None,
             spark=spark,
+            modin=load_modin_settings(),
         )
         if spark is not None:
             result["spark_app_id"] = spark.sparkContext.applicationId
@@ -98,9 +108,9 @@ def spark_run(
 ) -> None:
     """The pipeline's Spark job: validate + stage landing days, rebuild daily outputs (Parquet, by day)."""
     from python_jobs.batch.semantics import landing_days
-    from python_jobs.batch.spark_config import load_spark_settings
-    from python_jobs.batch.spark_job import is_completed, run_day
-    from python_jobs.batch.spark_session import build_session
+    from python_jobs.batch.spark.job import is_completed, run_day
+    from python_jobs.batch.spark.session import build_session
+    from python_jobs.config import load_spark_settings
 
     settings = _settings(data_dir)
     spark_settings = load_spark_settings(settings.data_dir)

@@ -1,102 +1,108 @@
-"""Run one engine over the landing data of a folder: the unit the lab measures and the tests compare.
+"""The batch engines' registry: one `Engine` per engine, looked up by name.
 
-Each engine writes the three outputs under `out_dir` (canonical.py reads them) and returns facts worth
-reporting (bytes it spilled, where it can tell).
+This is the pattern the other engine modules copy (python_jobs/compute for Ray/Dask, python_jobs/geo,
+python_jobs/tuning): a frozen `Engine(name, family, run)` per engine in the dict `ENGINES`, whose `run` names
+the engine's runner as a "module:function" string. The module is imported only when that engine runs, because
+importing Spark or Modin costs seconds and listing the engines (the CLI's choices) must not. `get_engine` fails
+with the known names; `run_engine` looks the engine up and runs it.
+
+Every runner takes one `EngineJob`, writes the three outputs under `job.out_dir` (canonical.py reads them) and
+returns facts worth reporting (bytes it spilled, where it can tell).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from python_jobs.batch.semantics import landing_days, landing_files
+from python_jobs.batch.semantics import landing_days
+from python_jobs.config import ModinSettings
 
-ENGINES = ("spark-df", "spark-sql", "spark-rdd", "pandas", "pandas-chunked", "duckdb", "polars", "modin")
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@dataclass(frozen=True)
+class EngineJob:
+    """What a runner gets: the landing days to read, where to write, and what its engine needs."""
+
+    landing_dir: Path
+    seeds_dir: Path
+    days: list[date]
+    out_dir: Path
+    work: Path  # scratch folder (spills, temp files), removed after the run
+    spark: SparkSession | None = None  # the Spark engines' SparkSession: built and stopped by the caller
+    modin: ModinSettings = field(default_factory=ModinSettings)
+
+
+Runner = Callable[[EngineJob], dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    family: str  # the package its code lives in: spark, pandas or reference
+    run: str  # the runner, "module:function", imported when the engine runs
+
+    def runner(self) -> Runner:
+        module, _, function = self.run.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+ENGINES: dict[str, Engine] = {
+    engine.name: engine
+    for engine in (
+        Engine("spark-df", "spark", "python_jobs.batch.spark.df:run_job"),
+        Engine("spark-sql", "spark", "python_jobs.batch.spark.sql:run_job"),
+        Engine("spark-rdd", "spark", "python_jobs.batch.spark.rdd:run_job"),
+        Engine("pandas", "pandas", "python_jobs.batch.pandas.engine:run_job"),
+        Engine("pandas-chunked", "pandas", "python_jobs.batch.pandas.chunked:run_job"),
+        Engine("duckdb", "reference", "python_jobs.batch.reference.duckdb:run_job"),
+        Engine("polars", "reference", "python_jobs.batch.reference.polars:run_job"),
+        Engine("modin", "pandas", "python_jobs.batch.pandas.modin:run_job"),
+    )
+}
+
+
+def get_engine(name: str) -> Engine:
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise ValueError(f"unknown engine {name!r}; one of {', '.join(ENGINES)}") from None
 
 
 def run_engine(
-    name: str, landing_dir: Path, seeds_dir: Path, out_dir: Path, *, through: date | None = None, spark=None
+    name: str,
+    landing_dir: Path,
+    seeds_dir: Path,
+    out_dir: Path,
+    *,
+    through: date | None = None,
+    spark=None,
+    modin: ModinSettings | None = None,
 ) -> dict[str, object]:
+    """Run one engine over the landing days up to `through` (default: all) and write its outputs to `out_dir`."""
+    engine = get_engine(name)
+    if engine.family == "spark" and spark is None:
+        raise ValueError(f"engine {name!r} needs a SparkSession (spark=...)")
     days = landing_days(landing_dir, through)
     if not days:
         raise FileNotFoundError(f"no landing days under {landing_dir}")
     out_dir.mkdir(parents=True, exist_ok=True)
     work = out_dir / "_work"
+    job = EngineJob(landing_dir, seeds_dir, days, out_dir, work, spark=spark, modin=modin or ModinSettings())
     try:
-        if name == "duckdb":
-            from python_jobs.batch import duckdb_engine
-
-            duckdb_engine.run(landing_dir, seeds_dir, days, out_dir, work)
-            return {}
-        if name == "polars":
-            from python_jobs.batch import polars_engine
-
-            polars_engine.run(landing_dir, seeds_dir, days, out_dir, work)
-            return {}
-        if name == "pandas":
-            from python_jobs.batch import pandas_engine
-
-            pandas_engine.run(landing_dir, seeds_dir, days, out_dir)
-            return {}
-        if name == "pandas-chunked":
-            from python_jobs.batch import pandas_chunked
-
-            return {"spilled_bytes": pandas_chunked.run(landing_dir, seeds_dir, days, out_dir, work)}
-        if name == "modin":
-            from python_jobs.batch import modin_engine
-
-            modin_engine.run(landing_dir, seeds_dir, days, out_dir)
-            return {}
-        if name.startswith("spark-"):
-            return _spark(name, spark, landing_dir, seeds_dir, days, out_dir)
-        raise ValueError(f"unknown engine {name!r}; one of {', '.join(ENGINES)}")
+        return engine.runner()(job)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _spark(
-    name: str, spark, landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path
-) -> dict[str, object]:
-    from python_jobs.batch import spark_df, spark_rdd, spark_sql
-
-    orders_files = landing_files(landing_dir, days, "orders")
-    line_files = landing_files(landing_dir, days, "order_lines")
-    products = spark_df.read_products(spark, str(seeds_dir / "products.csv"))
-    plans = out_dir / "plans"
-    plans.mkdir(exist_ok=True)
-    if name == "spark-rdd":
-        categories = {r.product_id: r.category_id for r in products.collect()}
-        frames, facts = spark_rdd.compute(spark, orders_files, line_files, categories, days[-1])
-        (plans / "spark-rdd.lineage.txt").write_text(facts.toDebugString().decode())
-    else:
-        orders = spark_df.read_csv(spark, orders_files, spark_df.ORDER_SCHEMA)
-        lines = spark_df.read_csv(spark, line_files, spark_df.LINE_SCHEMA)
-        if name == "spark-sql":
-            frames = spark_sql.compute(spark, orders, lines, products, days[-1])
-        else:
-            # Three outputs = three Spark jobs over the same line facts: without the cache each job parses the
-            # CSV and joins again (the RDD engine caches its facts RDD the same way).
-            frames = spark_df.compute(spark_df.line_facts(orders, lines, products).cache(), days[-1])
-        for table, frame in frames.items():
-            for mode in ("formatted", "codegen"):
-                (plans / f"{name}.{table}.{mode}.txt").write_text(explain_string(frame, mode))
-    for table, frame in frames.items():
-        spark_df.write_partitioned(frame, str(out_dir / table))
-    return {}
-
-
-def explain_string(frame, mode: str) -> str:
-    """What `DataFrame.explain(mode)` prints, as a string (PySpark's explain only prints)."""
-    jvm = frame.sparkSession.sparkContext._jvm
-    return jvm.PythonSQLUtils.explainString(frame._jdf.queryExecution(), mode)
 
 
 def print_result(result: dict[str, object]) -> None:
     # One JSON line on stdout: the lab parses it from the measured process's output.
     print("ENGINE_RESULT " + json.dumps(result, default=str))
-
-
-Runner = Callable[..., dict[str, object]]

@@ -2,7 +2,7 @@
 warehouse itself): daily tables into `raw.batch_<table>`, the quarantine into `ingest.quarantine`.
 
 The job's run of day D rewrites the order-day partitions D-3..D in place (an order can still change for 3
-days), and publishes what it committed under `runs/<D>/` (see spark_job.py). The raw tables keep every run's
+days), and publishes what it committed under `runs/<D>/` (see spark/job.py). The raw tables keep every run's
 version: run day D's partitions are loaded from that folder with `_load_date = D` (replace-by-run-day). A model
 built for run day D then takes, for each order day, the version of the latest run up to D, so a replay of an
 earlier day (the Postgres build replays every day over the full raw tables) sees what that day saw.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from python_jobs.batch.spark_job import DAILY_OUTPUTS, is_completed, root, run_folder
-from python_jobs.batch.spark_landing import QUARANTINE_SOURCE_PREFIX
+from python_jobs.batch.spark.job import DAILY_OUTPUTS, is_completed, root, run_folder
+from python_jobs.batch.spark.landing import QUARANTINE_SOURCE_PREFIX
 from python_jobs.config import Settings
 from python_jobs.ingest.outputs import load_output, load_quarantine
 

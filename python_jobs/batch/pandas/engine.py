@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from python_jobs.batch import pandas_common as pc
+from python_jobs.batch.pandas import common as pc
 from python_jobs.batch.semantics import landing_files
+
+if TYPE_CHECKING:
+    from python_jobs.batch.engines import EngineJob
 
 
 def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path) -> None:
@@ -26,3 +30,9 @@ def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path) -> 
     pc.write_frame(out_dir, "product_daily", pc.finish_product(pc.product_partials(facts)))
     pc.write_frame(out_dir, "store_daily", pc.finish_store(pc.store_partials(basket)))
     pc.write_frame(out_dir, "customer_rfm", pc.rfm(basket, days[-1]))
+
+
+def run_job(job: EngineJob) -> dict[str, object]:
+    """The registry's entry (engines.py)."""
+    run(job.landing_dir, job.seeds_dir, job.days, job.out_dir)
+    return {}

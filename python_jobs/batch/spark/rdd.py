@@ -7,12 +7,17 @@ chain of transformations written here: the lineage `toDebugString()` prints is a
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from pyspark import RDD, SparkContext
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from python_jobs.batch.semantics import OUTPUTS, LandingFile
+from python_jobs.batch.semantics import OUTPUTS, LandingFile, landing_files
+from python_jobs.batch.spark import df as spark_df
+
+if TYPE_CHECKING:
+    from python_jobs.batch.engines import EngineJob
 
 _EPOCH = date(1970, 1, 1)
 
@@ -125,3 +130,15 @@ def _schema(name: str) -> T.StructType:
             for c in OUTPUTS[name]
         ]
     )
+
+
+def run_job(job: EngineJob) -> dict[str, object]:
+    """The registry's `spark-rdd` engine (engines.py): writes the facts RDD's lineage in place of plans."""
+    products = spark_df.read_products(job.spark, str(job.seeds_dir / "products.csv"))
+    categories = {r.product_id: r.category_id for r in products.collect()}
+    orders = landing_files(job.landing_dir, job.days, "orders")
+    lines = landing_files(job.landing_dir, job.days, "order_lines")
+    frames, facts = compute(job.spark, orders, lines, categories, job.days[-1])
+    (spark_df.plans_dir(job) / "spark-rdd.lineage.txt").write_text(facts.toDebugString().decode())
+    spark_df.write_outputs(job, frames)
+    return {}

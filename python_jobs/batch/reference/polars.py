@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from python_jobs.batch.atomic import atomic_path
 from python_jobs.batch.semantics import OUTPUTS, landing_files
+
+if TYPE_CHECKING:
+    from python_jobs.batch.engines import EngineJob
 
 _TS = "%Y-%m-%d %H:%M:%S"
 
@@ -121,3 +125,9 @@ def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path, tem
                 query.select(OUTPUTS[table]).sink_parquet(temp, engine="streaming")
     finally:
         facts_path.unlink(missing_ok=True)
+
+
+def run_job(job: EngineJob) -> dict[str, object]:
+    """The registry's entry (engines.py)."""
+    run(job.landing_dir, job.seeds_dir, job.days, job.out_dir, job.work)
+    return {}

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from python_jobs.batch.atomic import atomic_path
 from python_jobs.batch.semantics import OUTPUTS, landing_files
+
+if TYPE_CHECKING:
+    from python_jobs.batch.engines import EngineJob
 
 _ORDER_TYPES = (
     "{'order_id': 'BIGINT', 'customer_id': 'BIGINT', 'store_id': 'BIGINT', 'order_ts': 'TIMESTAMP', "
@@ -102,3 +106,9 @@ def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path, tem
                 con.execute(f"COPY (SELECT {columns} FROM ({sql})) TO '{temp.as_posix()}' (FORMAT parquet)")
     finally:
         con.close()
+
+
+def run_job(job: EngineJob) -> dict[str, object]:
+    """The registry's entry (engines.py)."""
+    run(job.landing_dir, job.seeds_dir, job.days, job.out_dir, job.work)
+    return {}

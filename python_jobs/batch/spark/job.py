@@ -34,12 +34,11 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from python_jobs.batch import spark_df
 from python_jobs.batch.atomic import write_atomic
 from python_jobs.batch.semantics import WINDOW_DAYS, landing_days, landing_files
-from python_jobs.batch.spark_config import SparkSettings
-from python_jobs.batch.spark_landing import stage_day
-from python_jobs.config import Settings
+from python_jobs.batch.spark import df as spark_df
+from python_jobs.batch.spark.landing import stage_day
+from python_jobs.config import Settings, SparkSettings
 
 DAILY_OUTPUTS = ("product_daily", "store_daily", "customer_rfm")
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from python_jobs.batch.spark_config import SparkSettings
-from python_jobs.java import find_java_home
+from python_jobs.config import SparkSettings
 
 
 def build_session(settings: SparkSettings, app_name: str, *, local_dir: Path | None = None) -> SparkSession:
-    os.environ.setdefault("JAVA_HOME", str(find_java_home()))
-    # Executors (also on a standalone worker) must run the same Python as the driver.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # PySpark starts its JVM (and the JVM its Python workers) with this process's environment: no other way in.
+    os.environ.update(settings.process_env())
     builder = (
         SparkSession.builder.master(settings.master)
         .appName(app_name)

@@ -8,15 +8,22 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from python_jobs.config import ModinSettings
+
+if TYPE_CHECKING:
+    from python_jobs.batch.engines import EngineJob
 
 
-def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path) -> None:
-    os.environ.setdefault("MODIN_ENGINE", "ray")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path, settings: ModinSettings) -> None:
+    # Modin and Ray read their switches from this process's environment (Ray's workers inherit it): set before
+    # they are imported.
+    os.environ.update(settings.process_env())
     import modin.pandas as mpd
     import ray
 
-    from python_jobs.batch import pandas_common as pc
+    from python_jobs.batch.pandas import common as pc
     from python_jobs.batch.semantics import landing_files
 
     # Two CPUs here: Ray's default object store (30% of RAM) would reserve 7 GiB of shared memory up front.
@@ -61,3 +68,9 @@ def run(landing_dir: Path, seeds_dir: Path, days: list[date], out_dir: Path) -> 
         pc.write_frame(out_dir, "customer_rfm", pc.rfm(basket, days[-1]))
     finally:
         ray.shutdown()
+
+
+def run_job(job: EngineJob) -> dict[str, object]:
+    """The registry's entry (engines.py)."""
+    run(job.landing_dir, job.seeds_dir, job.days, job.out_dir, job.modin)
+    return {}

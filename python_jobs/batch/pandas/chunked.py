@@ -17,14 +17,18 @@ import math
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from python_jobs.batch import pandas_common as pc
 from python_jobs.batch.atomic import atomic_path
+from python_jobs.batch.pandas import common as pc
 from python_jobs.batch.semantics import input_bytes, landing_files
+
+if TYPE_CHECKING:
+    from python_jobs.batch.engines import EngineJob
 
 _IPC = pa.ipc.IpcWriteOptions(compression="lz4")
 
@@ -62,6 +66,11 @@ class Spill:
 
 def bucket_count(landing_dir: Path, days: list[date], bucket_bytes: int) -> int:
     return max(1, math.ceil(input_bytes(landing_dir, days) / bucket_bytes))
+
+
+def run_job(job: EngineJob) -> dict[str, object]:
+    """The registry's entry (engines.py)."""
+    return {"spilled_bytes": run(job.landing_dir, job.seeds_dir, job.days, job.out_dir, job.work)}
 
 
 def run(

@@ -8,12 +8,17 @@ schema on every read (below: no inference pass, no surprise types) and, where ro
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from python_jobs.batch.semantics import OUTPUTS, LandingFile
+from python_jobs.batch.semantics import OUTPUTS, LandingFile, landing_files
+
+if TYPE_CHECKING:
+    from python_jobs.batch.engines import EngineJob
 
 ORDER_SCHEMA = T.StructType(
     [
@@ -69,7 +74,7 @@ def latest_counted(orders: DataFrame) -> DataFrame:
     """Latest version per order (highest updated_at, then load_date), then cancelled ones dropped.
 
     The version is packed into one long and every field is taken with `max_by` on it, so every aggregation
-    buffer is fixed-width and Spark plans a HashAggregate. The SQL twin (spark_sql.py) keeps the readable
+    buffer is fixed-width and Spark plans a HashAggregate. The SQL twin (spark/sql.py) keeps the readable
     `max(struct(...))`, whose struct buffer forces a SortAggregate: a sort of every order version. Their
     plans (`make lab-batch` writes them) and wall times side by side show what that costs."""
     version = F.col("updated_at").cast("long") * 100_000 + F.datediff("load_date", F.lit("1970-01-01"))
@@ -170,3 +175,47 @@ def write_partitioned(df: DataFrame, path: str) -> None:
     df.repartition("day").sortWithinPartitions(*order).write.mode("overwrite").partitionBy("day").parquet(
         path
     )
+
+
+def run_job(job: EngineJob) -> dict[str, object]:
+    """The registry's `spark-df` engine (engines.py)."""
+    orders, lines, products = read_inputs(job)
+    # Three outputs = three Spark jobs over the same line facts: without the cache each job parses the
+    # CSV and joins again (the RDD engine caches its facts RDD the same way).
+    frames = compute(line_facts(orders, lines, products).cache(), job.days[-1])
+    write_plans(job, "spark-df", frames)
+    write_outputs(job, frames)
+    return {}
+
+
+def read_inputs(job: EngineJob) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Orders, lines and products of an engine run (the DataFrame and SQL engines read them alike)."""
+    products = read_products(job.spark, str(job.seeds_dir / "products.csv"))
+    orders = read_csv(job.spark, landing_files(job.landing_dir, job.days, "orders"), ORDER_SCHEMA)
+    lines = read_csv(job.spark, landing_files(job.landing_dir, job.days, "order_lines"), LINE_SCHEMA)
+    return orders, lines, products
+
+
+def plans_dir(job: EngineJob) -> Path:
+    """Where the Spark engines write their plans, beside their outputs."""
+    plans = job.out_dir / "plans"
+    plans.mkdir(exist_ok=True)
+    return plans
+
+
+def write_plans(job: EngineJob, name: str, frames: dict[str, DataFrame]) -> None:
+    plans = plans_dir(job)
+    for table, frame in frames.items():
+        for mode in ("formatted", "codegen"):
+            (plans / f"{name}.{table}.{mode}.txt").write_text(explain_string(frame, mode))
+
+
+def write_outputs(job: EngineJob, frames: dict[str, DataFrame]) -> None:
+    for table, frame in frames.items():
+        write_partitioned(frame, str(job.out_dir / table))
+
+
+def explain_string(frame: DataFrame, mode: str) -> str:
+    """What `DataFrame.explain(mode)` prints, as a string (PySpark's explain only prints)."""
+    jvm = frame.sparkSession.sparkContext._jvm
+    return jvm.PythonSQLUtils.explainString(frame._jdf.queryExecution(), mode)

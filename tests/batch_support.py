@@ -1,4 +1,4 @@
-"""Helpers the batch tests share (small datasets, one SparkSession per process); not used by the jobs.
+"""Helpers the batch tests share (small datasets, one SparkSession per process); test support, not product code.
 
 Spark costs seconds per job even on kilobytes, so the expensive things are built once per pytest process and
 shared by the three batch test modules: the generated landing days (one folder per bad-line share) and one
@@ -13,8 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from python_jobs.batch.spark_config import SparkSettings
-from python_jobs.config import Settings, load_settings
+from python_jobs.config import Settings, SparkSettings, load_settings
 from python_jobs.generate.day import generate_day
 
 # Two landing days are the fewest that still show every property: a completed day that a resumed run skips,
@@ -73,7 +72,7 @@ def session():
     """One local SparkSession for the whole pytest process (getOrCreate would return it anyway)."""
     global _SESSION
     if _SESSION is None:
-        from python_jobs.batch.spark_session import build_session
+        from python_jobs.batch.spark.session import build_session
 
         local = _shared_folder("spark-local")
         local.mkdir(parents=True, exist_ok=True)
@@ -94,7 +93,7 @@ def reference_run() -> Settings:
     """The daily Spark job run once, uninterrupted, over every day of the dirty landing data."""
     if "reference" not in _SHARED:
         from python_jobs.batch.semantics import landing_days
-        from python_jobs.batch.spark_job import run_day
+        from python_jobs.batch.spark.job import run_day
 
         # In the generated folder itself (truth/ included, which the quarantine test reconciles against):
         # nothing else reads the dirty landing data but through this run.

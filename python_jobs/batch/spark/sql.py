@@ -4,8 +4,14 @@ DataFrame version (compare the `explain` output the lab writes)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame, SparkSession
+
+from python_jobs.batch.spark import df as spark_df
+
+if TYPE_CHECKING:
+    from python_jobs.batch.engines import EngineJob
 
 LINE_FACTS = """
 WITH latest AS (
@@ -67,3 +73,12 @@ def compute(
     # Read by all three queries: cached on first use, not parsed and joined three times.
     spark.sql("CACHE LAZY TABLE line_facts")
     return {name: spark.sql(sql.format(as_of=as_of.isoformat())) for name, sql in QUERIES.items()}
+
+
+def run_job(job: EngineJob) -> dict[str, object]:
+    """The registry's `spark-sql` engine (engines.py)."""
+    orders, lines, products = spark_df.read_inputs(job)
+    frames = compute(job.spark, orders, lines, products, job.days[-1])
+    spark_df.write_plans(job, "spark-sql", frames)
+    spark_df.write_outputs(job, frames)
+    return {}

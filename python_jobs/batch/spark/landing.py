@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from python_jobs.batch.semantics import landing_files
-from python_jobs.batch.spark_df import LINE_SCHEMA, ORDER_SCHEMA, TIMESTAMP_FORMAT
+from python_jobs.batch.spark.df import LINE_SCHEMA, ORDER_SCHEMA, TIMESTAMP_FORMAT
 
 SCHEMAS = {"orders": ORDER_SCHEMA, "order_lines": LINE_SCHEMA}
 KEYS = {"orders": ("order_id",), "order_lines": ("order_id", "line_number")}

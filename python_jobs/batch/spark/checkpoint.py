@@ -15,7 +15,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from python_jobs.batch.engines import explain_string
+from python_jobs.batch.spark.df import explain_string
 
 
 @dataclass(frozen=True)

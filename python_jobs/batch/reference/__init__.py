@@ -1,0 +1,1 @@
+"""The batch computation on the single-process reference engines: DuckDB and Polars."""
