@@ -2,7 +2,7 @@
 
 PySpark has no typed Datasets (they exist in Scala and Java only): what Python offers instead is an explicit
 schema on every read (below: no inference pass, no surprise types) and, where row-level Python is needed,
-`applyInPandas` over Arrow batches (see `spark_pandas.py`).
+`groupBy(...).applyInPandas(fn, schema)` over Arrow batches (docs/batch.md, "Typed Datasets").
 """
 
 from __future__ import annotations
