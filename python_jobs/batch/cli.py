@@ -31,6 +31,13 @@ def _settings(data_dir: Path | None, warehouse: Path | None = None) -> Settings:
     return settings
 
 
+def _day(settings: Settings, day: str) -> date:
+    try:
+        return settings.parse_day(day)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--day") from error
+
+
 def _known_engine(name: str) -> str:
     try:
         get_engine(name)
@@ -52,7 +59,10 @@ def engine(
     ],
     out: Annotated[Path, typer.Option(help="Folder for the three output tables.")],
     data_dir: DataDir = None,
-    through: Annotated[str | None, typer.Option(help="Last landing day to read (default: all).")] = None,
+    day: Annotated[
+        str | None,
+        typer.Option(help="Last landing day to read, YYYY-MM-DD or a day number (default: all)."),
+    ] = None,
     max_memory_gib: Annotated[
         float | None,
         typer.Option(
@@ -81,7 +91,7 @@ def engine(
             settings.landing_dir,
             settings.seeds_dir,
             out.resolve(),
-            through=date.fromisoformat(through) if through else None,
+            through=_day(settings, day) if day else None,
             spark=spark,
             modin=load_modin_settings(),
         )
@@ -100,7 +110,10 @@ def engine(
 @app.command("spark-run")
 def spark_run(
     day: Annotated[
-        str, typer.Option(help="Process every landing day up to and including this one (YYYY-MM-DD).")
+        str,
+        typer.Option(
+            help="Process every landing day up to and including this one, YYYY-MM-DD or a day number."
+        ),
     ],
     data_dir: DataDir = None,
     window_days: Annotated[int, typer.Option(help="Daily partitions rewritten before each run day.")] = 3,
@@ -114,7 +127,7 @@ def spark_run(
 
     settings = _settings(data_dir)
     spark_settings = load_spark_settings(settings.data_dir)
-    days = landing_days(settings.landing_dir, date.fromisoformat(day))
+    days = landing_days(settings.landing_dir, _day(settings, day))
     done = [] if force else [d for d in days if is_completed(settings, d)]
     for finished in done:
         console.print(f"{finished}: already done, skipped")
@@ -139,7 +152,7 @@ def spark_run(
 
 @app.command()
 def load(
-    day: Annotated[str, typer.Option(help="Run day whose partitions to load (YYYY-MM-DD).")],
+    day: Annotated[str, typer.Option(help="Run day whose partitions to load, YYYY-MM-DD or a day number.")],
     data_dir: DataDir = None,
     warehouse: Annotated[
         Path | None, typer.Option(help="Warehouse file (default: <data-dir>/warehouse.duckdb).")
@@ -150,7 +163,7 @@ def load(
 
     settings = _settings(data_dir, warehouse)
     try:
-        loaded = load_day(settings, date.fromisoformat(day))
+        loaded = load_day(settings, _day(settings, day))
     except RunNotDoneError as exc:
         console.print(f"[bold red]not loaded:[/] {exc}")
         raise typer.Exit(2) from None
