@@ -24,9 +24,9 @@ import json
 import os
 import shutil
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 
+from python_jobs.config import load_settings
 from streaming.files import SENSOR_LOADS, DayPaths, sensors_for_scale
 from streaming.flink_env import FlinkOptions
 from streaming.generator import StreamSpec, generate, write_replay
@@ -93,7 +93,10 @@ def run_day(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="streaming.day", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--day", required=True, action="append", help="YYYY-MM-DD (repeat it: one process replays every day)"
+        "--day",
+        required=True,
+        action="append",
+        help="YYYY-MM-DD or a day number (repeat it: one process replays every day)",
     )
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=42)
@@ -109,9 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         "add state,latency for the materialized view and the latency probe)",
     )
     args = parser.parse_args(argv)
-    for day in args.day:
+    # The project's one day convention (python_jobs/config.py is stdlib only, so this environment can read it).
+    settings = load_settings()
+    try:
+        days = [settings.parse_day(day) for day in args.day]
+    except ValueError as error:
+        parser.error(f"--day: {error}")
+    for day in days:
         spec = StreamSpec(
-            day=date.fromisoformat(day),
+            day=day,
             seed=args.seed,
             sensors=args.sensors or sensors_for_scale(args.scale),
             hours=args.hours,
