@@ -17,7 +17,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from python_jobs.checksums import table_checksums
 from python_jobs.config import REPO_ROOT, Settings
+from python_jobs.ingest import loader
 from python_jobs.ingest.loader import EmptyExtractError, load_day
 from python_jobs.ingest.reader import LandingFileError
 from python_jobs.ingest.schemas import ORDER_LINES
@@ -240,6 +242,52 @@ def _snapshot(settings: Settings) -> dict[str, pd.DataFrame]:
     ):
         out[name] = table(settings, f"SELECT * FROM {name} ORDER BY ALL")
     return out
+
+
+def test_failure_inside_the_transaction_rolls_back_everything(
+    seeded: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception while publishing the second source, after the first source and the second's own rows were
+    written in the open transaction: the warehouse is exactly as before (every raw and ingest table, row for
+    row, including the earlier version of the day being reloaded), and the same load then succeeds."""
+    write_day(seeded, DAY1, {})
+    load_day(seeded, DAY1)
+    write_day(seeded, DAY2, {})
+    load_day(seeded, DAY2)
+    before = table_checksums(seeded.warehouse_path, ("raw", "ingest"))
+    # A new delivery of DAY2 that differs in every source, so that a leaked write shows as changed rows.
+    changed = {
+        "customers": [
+            *GOOD["customers"],
+            "3,Cy,Ng,cy@example.com,3 Elm St,Metro,10003,bronze,2025-03-01,2026-01-06 09:00:00",
+        ],
+        "stores": ["1,Central,supermarket,900,Metro,2020-01-01"],
+        "orders": _many_lines(7),
+        "order_lines": ["100,1,1,1,1.20"],
+    }
+    write_day(seeded, DAY2, changed)
+
+    real_publish = loader._publish_source
+    calls: list[str] = []
+
+    def publish_then_fail_on_the_second(con, stage, settings, load_date):  # same signature as the real one
+        result = real_publish(con, stage, settings, load_date)
+        calls.append(stage.schema.name)
+        if len(calls) == 2:
+            raise RuntimeError(f"injected failure after publishing {stage.schema.name}")
+        return result
+
+    monkeypatch.setattr(loader, "_publish_source", publish_then_fail_on_the_second)
+    with pytest.raises(RuntimeError, match="injected failure after publishing stores"):
+        load_day(seeded, DAY2)
+    assert calls == ["customers", "stores"]
+    assert table_checksums(seeded.warehouse_path, ("raw", "ingest")) == before
+
+    monkeypatch.setattr(loader, "_publish_source", real_publish)
+    result = load_day(seeded, DAY2)
+    assert [s.source for s in result.sources] == ["customers", "stores", "orders", "order_lines"]
+    assert table(seeded, "SELECT count(*) AS n FROM raw.orders WHERE _load_date = '2026-01-06'").n[0] == 7
+    assert table_checksums(seeded.warehouse_path, ("raw", "ingest")) != before
 
 
 def _many_lines(n: int) -> list[str]:

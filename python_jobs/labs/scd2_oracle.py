@@ -75,19 +75,36 @@ def expected_versions(changes: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+KEY = ["customer_id", "valid_from", "valid_to", "closed_by_delete"]
+
+
 def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
     # 9999-12-31 is beyond pandas' nanosecond range, so the database side arrives as Python datetimes (object
-    # dtype) while the oracle has Timestamps: compare both as ISO text.
-    out = frame.copy()
+    # dtype) while the oracle has Timestamps: compare both as ISO text. closed_by_delete as a plain bool.
+    out = frame[KEY].copy()
+    out["customer_id"] = out["customer_id"].astype(int)
     for col in ("valid_from", "valid_to"):
         out[col] = out[col].map(lambda v: pd.Timestamp(v).isoformat())
+    out["closed_by_delete"] = out["closed_by_delete"].astype(bool)
     return out
 
 
 def compare(expected: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
-    """Versions present on one side only (`side` = expected_only / actual_only); empty when they agree."""
-    key = ["customer_id", "valid_from", "valid_to"]
-    merged = _normalised(expected[key]).merge(_normalised(actual[key]), how="outer", on=key, indicator=True)
-    diff = merged[merged["_merge"] != "both"].copy()
-    diff["side"] = diff["_merge"].map({"left_only": "expected_only", "right_only": "actual_only"})
-    return diff.drop(columns="_merge").sort_values(key).reset_index(drop=True)
+    """Versions present on one side only (`side` = expected_only / actual_only); empty when they agree.
+
+    A version is (customer_id, valid_from, valid_to, closed_by_delete), and the sides are compared as multisets:
+    a version twice in the dimension and once in the oracle gives one actual_only row, so duplicated rows count,
+    and a version closed by a change that the dimension says was closed by a delete (or the reverse) shows on
+    both sides."""
+
+    def counted(frame: pd.DataFrame) -> pd.DataFrame:
+        return _normalised(frame).groupby(KEY, as_index=False).size()
+
+    merged = counted(expected).merge(counted(actual), how="outer", on=KEY, suffixes=("_expected", "_actual"))
+    surplus = merged["size_expected"].fillna(0).astype(int) - merged["size_actual"].fillna(0).astype(int)
+    rows = [
+        {**dict(zip(KEY, key, strict=True)), "side": "expected_only" if n > 0 else "actual_only"}
+        for key, n in zip(merged[KEY].itertuples(index=False, name=None), surplus, strict=True)
+        for _ in range(abs(n))
+    ]
+    return pd.DataFrame(rows, columns=[*KEY, "side"]).sort_values(KEY).reset_index(drop=True)

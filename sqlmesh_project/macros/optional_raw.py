@@ -1,8 +1,8 @@
 """`@optional_raw(raw.t)`: a raw table written by an optional engine step, or an empty relation of its shape.
 
-The twin of the dbt staging models' `adapter.get_relation(...) is none` branch (dbt_project/models/staging/batch,
-.../sensors): a warehouse built without the Spark or Flink step has no `raw.batch_*` / `raw.sensor_*` table,
-and the project must still plan and build there, with empty marts like dbt's. Without it SQLMesh fails twice:
+The twin of dbt's `optional_source` macro (dbt_project/macros/optional_source.sql, used by the staging models
+over raw.batch_* and raw.sensor_*): a warehouse built without the Spark or Flink step has no `raw.batch_*` /
+`raw.sensor_*` table, and the project must still plan and build there, with empty marts like dbt's. Without it SQLMesh fails twice:
 creating a model's table dry-runs its query (`... WHERE FALSE LIMIT 0`), and evaluating an interval runs it.
 
 Not a signal that waits for the table: the intervals would then stay missing, `sqlmesh plan` would list the

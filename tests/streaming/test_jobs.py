@@ -24,6 +24,8 @@ from streaming.evaluate import (
 )
 
 FAIL_AT = 202601050001500  # an event in the middle of the stream
+DS_ATTEMPTS = 3  # DataStream restart runs started at the most, a hung one stopped and started again
+DS_HANGS_ALLOWED = 1  # hung runs tolerated among them (measured rate, docs/streaming.md: 3 in about 12)
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +39,33 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # operator asks for its window state on a timer and the heap state backend refuses it ("A serializer has
     # already been registered for the state; re-registration is not allowed"); the Python worker raises and the
     # job then neither fails nor finishes. A normal run takes a fraction of 100 s: stop a hung one after 100 s
-    # and start again from nothing (a fresh output folder, so the exactly-once checks below
-    # judge one complete run), at most three attempts.
-    for attempt in range(3):
+    # and start again from nothing (a fresh output folder, so the exactly-once checks below judge one complete
+    # run), at most three attempts. The hangs are counted and judged against the measured rate by
+    # test_datastream_restart_hangs_no_more_often_than_measured.
+    hangs = 0
+    for _ in range(DS_ATTEMPTS):
         shutil.rmtree(root / "ds", ignore_errors=True)
         try:
             run_module(*ds_job, timeout=100)
             break
         except subprocess.TimeoutExpired:
-            if attempt == 2:
-                raise
-    return {"input": root / "input", "sql": root / "sql", "ds": root / "ds"}
+            hangs += 1
+    else:
+        pytest.fail(
+            f"the DataStream restart run hung in all {DS_ATTEMPTS} attempts (stopped after 100 s each)"
+        )
+    (root / "ds_runs.json").write_text(json.dumps({"hangs": hangs, "attempts": hangs + 1}))
+    return {"input": root / "input", "sql": root / "sql", "ds": root / "ds", "ds_runs": root / "ds_runs.json"}
+
+
+def test_datastream_restart_hangs_no_more_often_than_measured(day: dict[str, Path]) -> None:
+    """The retry above hides a hang; this keeps count. Measured: 3 hung runs in about 12 (docs/streaming.md),
+    so one hang among the attempts is within that rate; more means the hang got more frequent."""
+    runs = json.loads(day["ds_runs"].read_text())
+    assert runs["hangs"] <= DS_HANGS_ALLOWED, (
+        f"the DataStream restart run hung {runs['hangs']} times in {runs['attempts']} attempts (each stopped "
+        f"after 100 s); at most {DS_HANGS_ALLOWED} is allowed (measured rate: about 1 run in 4)"
+    )
 
 
 def test_dead_letters_keep_every_malformed_line_with_its_reason(day: dict[str, Path]) -> None:

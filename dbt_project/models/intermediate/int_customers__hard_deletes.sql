@@ -23,7 +23,7 @@
     ({{ run_date_literal() }} - {{ var('lookback_days') | int }})
 {%- endset %}
 
-with presence as (
+{%- set presence -%}
     select distinct customer_id, loaded_on
     from {{ ref('stg_shop__customers') }}
     {% if is_incremental() %}
@@ -36,26 +36,6 @@ with presence as (
         {{ window_start }}
     )
     {% endif %}
-),
+{%- endset %}
 
-extract_days as (
-    select
-        loaded_on,
-        lag(loaded_on) over (order by loaded_on) as previous_loaded_on
-    from (select distinct loaded_on from presence) as days
-)
-
-select
-    seen.customer_id,
-    extract_days.previous_loaded_on as last_seen_on,
-    extract_days.loaded_on as deleted_on
-from extract_days
-inner join presence as seen
-    on seen.loaded_on = extract_days.previous_loaded_on
-left join presence as still_there
-    on still_there.customer_id = seen.customer_id
-    and still_there.loaded_on = extract_days.loaded_on
-where still_there.customer_id is null
-{% if is_incremental() %}
-    and extract_days.loaded_on >= {{ window_start }}
-{% endif %}
+{{ hard_deletes(presence, 'customer_id', since=window_start if is_incremental() else none) }}

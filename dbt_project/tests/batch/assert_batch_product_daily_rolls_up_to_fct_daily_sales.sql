@@ -4,6 +4,8 @@
 -- order_count is not compared: distinct orders per product do not add up to distinct orders per category.
 -- Holds for any run_date, also when replaying an earlier day over raw tables that hold later days: the batch
 -- side reads each order day in its latest version up to run_date, as fct_daily_sales reads the orders.
+{%- set manifest = source('ingest', 'load_manifest') %}
+{%- set has_manifest = execute and adapter.get_relation(manifest.database, manifest.schema, manifest.identifier) is not none %}
 with from_batch as (
     select order_date, store_id, category_id, sum(item_count) as item_count, sum(revenue) as revenue
     from {{ ref('fct_product_daily_sales') }}
@@ -15,9 +17,18 @@ from_dbt as (
     from {{ ref('fct_daily_sales') }}
 ),
 
--- Only when the batch side has data at all: a warehouse built without the Spark step has an empty mart.
+-- Compared when the batch side has data, or when the load manifest says the Spark step's output was loaded up
+-- to run_date (then an empty batch mart is a failure, not a warehouse built without Spark). A warehouse built
+-- without the Spark step has neither: nothing to compare.
 batch_present as (
-    select count(*) > 0 as present from from_batch
+    select
+        (select count(*) > 0 from from_batch)
+        {%- if has_manifest %}
+        or exists (
+            select 1 from {{ manifest }}
+            where source = 'batch_product_daily' and load_date <= {{ run_date_literal() }}
+        )
+        {%- endif %} as present
 )
 
 select

@@ -1,27 +1,13 @@
 -- Staging: cast and rename; only partitions loaded up to run_date are visible (like every staging model).
 -- The raw table exists only after the Spark step ran: without it, an empty result of the same shape.
-{%- set src = source('batch', 'batch_store_daily') %}
-{%- if execute and adapter.get_relation(src.database, src.schema, src.identifier) is not none %}
-select
-    cast(order_date as date) as order_date,
-    cast(store_id as bigint) as store_id,
-    cast(order_count as bigint) as order_count,
-    cast(customer_count as bigint) as customer_count,
-    cast(line_count as bigint) as line_count,
-    cast(item_count as bigint) as item_count,
-    cast(revenue_cents as bigint) as revenue_cents,
-    cast(avg_basket_items as double precision) as avg_basket_items,
-    cast(avg_basket_cents as double precision) as avg_basket_cents,
-    cast(_load_date as date) as loaded_on,
-    cast(_source_file as varchar) as source_file
-from {{ src }}
-where {{ loaded_as_of_run_date() }}
-{%- else %}
-select
-    cast(null as date) as order_date, cast(null as bigint) as store_id, cast(null as bigint) as order_count,
-    cast(null as bigint) as customer_count, cast(null as bigint) as line_count, cast(null as bigint) as item_count,
-    cast(null as bigint) as revenue_cents, cast(null as double precision) as avg_basket_items,
-    cast(null as double precision) as avg_basket_cents, cast(null as date) as loaded_on,
-    cast(null as varchar) as source_file
-where false
-{%- endif %}
+{{ optional_source(source('batch', 'batch_store_daily'), {
+    'order_date': 'date',
+    'store_id': 'bigint',
+    'order_count': 'bigint',
+    'customer_count': 'bigint',
+    'line_count': 'bigint',
+    'item_count': 'bigint',
+    'revenue_cents': 'bigint',
+    'avg_basket_items': 'double precision',
+    'avg_basket_cents': 'double precision',
+}) }}
