@@ -6,7 +6,7 @@
 -- lookback included), so fct_daily_sales is cut to the same days. No batch rows at all: nothing to compare,
 -- unless ingest.load_manifest lists a load of the Spark job's output for a day of the interval: then the Spark
 -- step ran and an empty batch side fails. A warehouse without the manifest table (Postgres copies only raw)
--- reads an empty one (@optional_raw), as a warehouse built without the Spark step has no such row.
+-- counts as listing nothing (@exists_in_optional), as a warehouse built without the Spark step has no such row.
 -- It holds for a replay of an earlier day too (python_jobs.postgres copies every raw day at once, then builds
 -- day by day): the mart reads each order day in its latest version up to the interval, as fct_daily_sales reads
 -- the orders.
@@ -37,9 +37,9 @@ FULL OUTER JOIN from_sqlmesh
   AND from_batch.category_id = from_sqlmesh.category_id
 WHERE (
     EXISTS (SELECT 1 FROM from_batch)
-    OR EXISTS (
-      SELECT 1 FROM @optional_raw(ingest.load_manifest) AS manifest
-      WHERE manifest.source = 'batch_product_daily' AND manifest.load_date BETWEEN @start_date AND @end_date
+    OR @exists_in_optional(
+      ingest.load_manifest,
+      source = 'batch_product_daily' AND load_date BETWEEN @start_date AND @end_date
     )
   )
   AND (from_batch.item_count IS DISTINCT FROM from_sqlmesh.item_count
