@@ -356,7 +356,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = copy_project(root)
     path = root / "warehouse.duckdb"
     build_raw_warehouse(path)
-    env = {"WAREHOUSE_PATH": str(path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {"WAREHOUSE_PATH": str(path)}
     for day in DAYS:
         # The pipeline's way: the day in the environment (GROCERY_RUN_DATE, GROCERY_TEST_SINCE)...
         run_dbt(project, ["build"], {**env, **dbt_day_env(date.fromisoformat(day))})
@@ -568,7 +568,7 @@ def test_test_since_reads_new_rows_and_checks_new_keys_against_all(tmp_path: Pat
         )
     finally:
         con.close()
-    env = {"WAREHOUSE_PATH": str(path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {"WAREHOUSE_PATH": str(path)}
     # cautious: only tests whose parents are all selected (not the marts' tests against the seeds).
     select = ["--select", "products", "categories", "source:shop.order_lines", "source:shop.orders",
               "--indirect-selection", "cautious"]  # fmt: skip

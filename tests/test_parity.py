@@ -128,7 +128,6 @@ def test_audits_pass_and_hand_typed_commands_change_nothing(parity_run: tuple[Pa
     env = {
         **os.environ,
         "WAREHOUSE_PATH": str(warehouse),
-        "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "true",
         "SQLMESH__CACHE_DIR": str(warehouse.parent / "sqlmesh-cache"),
     }
     cwd = REPO_ROOT / "sqlmesh_project"

@@ -28,7 +28,7 @@ ALL_SCHEMAS = ("raw", "ingest", "snapshots", "marts", "sqlmesh_snapshots", "sqlm
 
 
 def _pipeline(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run(
         [
             sys.executable,
@@ -67,7 +67,6 @@ def _dbt_on_a_copy(
         "WAREHOUSE_PATH": str(copy),
         "DBT_TARGET_PATH": str(tmp_path / "target"),
         "DBT_LOG_PATH": str(tmp_path / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_PROFILES_DIR": str(REPO_ROOT / "profiles"),
     }
     proc = subprocess.run(
@@ -168,7 +167,7 @@ def _written_since(folder: Path, since: float) -> bool:
 
 def test_a_second_pipeline_is_refused_and_a_killed_one_changes_nothing(built: Settings) -> None:
     before = table_checksums(built.warehouse_path, ALL_SCHEMAS)
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     started = time.time()
     first = subprocess.Popen(
         [

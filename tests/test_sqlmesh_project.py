@@ -14,7 +14,7 @@ SQLMESH = str(REPO_ROOT / ".venv" / "bin" / "sqlmesh")
 
 
 def sqlmesh_test(project: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "true", "SQLMESH__CACHE_DIR": str(cache)}
+    env = {**os.environ, "SQLMESH__CACHE_DIR": str(cache)}
     return subprocess.run([SQLMESH, "test"], cwd=project, env=env, capture_output=True, text=True)
 
 

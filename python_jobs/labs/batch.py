@@ -26,7 +26,7 @@ from rich.table import Table
 
 from python_jobs.batch.canonical import summarise_all
 from python_jobs.benchmarks.measure import Measurement, measure
-from python_jobs.config import REPO_ROOT, load_settings
+from python_jobs.config import REPO_ROOT, TELEMETRY_OFF, load_settings
 
 app = typer.Typer(help=__doc__, add_completion=False)
 console = Console()
@@ -148,7 +148,7 @@ def _run_engine(
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
         "GROCERY_SPARK_EVENT_LOG_DIR": str(event_logs),
-        "RAY_USAGE_STATS_ENABLED": "0",
+        **TELEMETRY_OFF,
     }
     return measure(command, cwd=REPO_ROOT, env=env, poll_seconds=0.2, timeout_seconds=timeout_seconds)
 
