@@ -23,14 +23,14 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from python_jobs.config import load_settings
 from streaming.files import SENSOR_LOADS, DayPaths, sensors_for_scale
 from streaming.flink_env import FlinkOptions
 from streaming.generator import StreamSpec, generate, write_replay
-from streaming.sql_job import SqlJobConfig, Submitted, submit
+from streaming.sql_job import SqlJobConfig, run
 
 LOADS = SENSOR_LOADS
 MARKER = "_REPLAYED.json"
@@ -49,67 +49,6 @@ def replay_key(spec: StreamSpec, parallelism: int, parts: tuple[str, ...] = PIPE
             "parts": list(parts), "code_sha256": code.hexdigest()}  # fmt: skip
 
 
-@dataclass
-class _Replay:
-    spec: StreamSpec
-    paths: DayPaths
-    key: dict
-    lines: int
-    job: Submitted
-
-
-def run_days(
-    data_dir: Path,
-    specs: list[StreamSpec],
-    parallelism: int = 1,
-    force: bool = False,
-    parts: tuple[str, ...] = PIPELINE_PARTS,
-) -> list[dict]:
-    """Replay each day of `specs` not already replayed; the results in the order of `specs`.
-
-    The days' jobs run side by side in this process, each with its own sources, state and checkpoints: a bounded
-    replay of a day spends most of its time on fixed costs (planning, Python workers, the final checkpoint), which
-    overlap instead of adding up."""
-    results: dict[int, dict] = {}
-    replays: dict[int, _Replay] = {}
-    for i, spec in enumerate(specs):
-        paths = DayPaths.of(data_dir, spec.day)
-        key = replay_key(spec, parallelism, parts)
-        marker = paths.sql / MARKER
-        if not force and marker.exists():
-            done = json.loads(marker.read_text())
-            if done.get("key") == key:
-                results[i] = {**done["result"], "skipped": "already replayed with this spec and code"}
-                continue
-        # A re-run replaces the day: stale part files would otherwise be loaded a second time.
-        for folder in (paths.input, paths.sql):
-            shutil.rmtree(folder, ignore_errors=True)
-        stream = generate(spec)
-        write_replay(stream, paths.input)
-        job = submit(
-            SqlJobConfig(
-                events=paths.input / "events",
-                dim=paths.input / "dim",
-                calibration=paths.input / "calibration.json",
-                out=paths.sql,
-                parts=parts,
-                options=FlinkOptions(parallelism=parallelism, checkpoint_dir=paths.sql / "_checkpoints"),
-            )
-        )
-        replays[i] = _Replay(spec, paths, key, len(stream.lines), job)
-    for i, replay in replays.items():
-        result = replay.job.wait()
-        shutil.rmtree(replay.paths.sql / "_checkpoints", ignore_errors=True)
-        result = {**result, "lines": replay.lines, "events_per_s": round(replay.lines / result["seconds"])}
-        # The marker last, by rename: an interrupted replay never counts as done.
-        marker = replay.paths.sql / MARKER
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": replay.key, "result": result}, indent=2))
-        os.replace(tmp, marker)
-        results[i] = result
-    return [results[i] for i in range(len(specs))]
-
-
 def run_day(
     data_dir: Path,
     spec: StreamSpec,
@@ -117,7 +56,37 @@ def run_day(
     force: bool = False,
     parts: tuple[str, ...] = PIPELINE_PARTS,
 ) -> dict:
-    (result,) = run_days(data_dir, [spec], parallelism, force, parts)
+    paths = DayPaths.of(data_dir, spec.day)
+    key = replay_key(spec, parallelism, parts)
+    marker = paths.sql / MARKER
+    if not force and marker.exists():
+        done = json.loads(marker.read_text())
+        if done.get("key") == key:
+            return {**done["result"], "skipped": "already replayed with this spec and code"}
+    # A re-run replaces the day: stale part files would otherwise be loaded a second time.
+    for folder in (paths.input, paths.sql):
+        shutil.rmtree(folder, ignore_errors=True)
+    stream = generate(spec)
+    write_replay(stream, paths.input)
+    result = run(
+        SqlJobConfig(
+            events=paths.input / "events",
+            dim=paths.input / "dim",
+            calibration=paths.input / "calibration.json",
+            out=paths.sql,
+            parts=parts,
+            options=FlinkOptions(parallelism=parallelism, checkpoint_dir=paths.sql / "_checkpoints"),
+        )
+    )
+    shutil.rmtree(paths.sql / "_checkpoints", ignore_errors=True)
+    result = {
+        **result,
+        "lines": len(stream.lines),
+        "events_per_s": round(len(stream.lines) / result["seconds"]),
+    }
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "result": result}, indent=2))
+    os.replace(tmp, marker)
     return result
 
 
@@ -149,15 +118,15 @@ def main(argv: list[str] | None = None) -> int:
         days = [settings.parse_day(day) for day in args.day]
     except ValueError as error:
         parser.error(f"--day: {error}")
-    specs = [
-        StreamSpec(
-            day=day, seed=args.seed, sensors=args.sensors or sensors_for_scale(args.scale), hours=args.hours
+    for day in days:
+        spec = StreamSpec(
+            day=day,
+            seed=args.seed,
+            sensors=args.sensors or sensors_for_scale(args.scale),
+            hours=args.hours,
         )
-        for day in days
-    ]
-    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
-    for result in run_days(args.data_dir.resolve(), specs, force=args.force, parts=parts):
-        print(json.dumps(result), flush=True)
+        parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+        print(json.dumps(run_day(args.data_dir.resolve(), spec, force=args.force, parts=parts)), flush=True)
     return 0
 
 

@@ -361,28 +361,7 @@ def build(cfg: SqlJobConfig) -> StreamTableEnvironment:
     return t_env
 
 
-@dataclass
-class Submitted:
-    """A job started in this process's mini-cluster: `wait()` blocks until it ends and says what it took."""
-
-    result: object  # pyflink TableResult
-    job_id: str | None
-    started: float
-
-    def wait(self) -> dict:
-        # Always wait: in the local mini-cluster the job lives in this process's JVM, so returning would end an
-        # unbounded (live) job a moment after it started. A live job runs until it is cancelled or killed.
-        self.result.wait()
-        return {"job_id": self.job_id, "seconds": round(time.perf_counter() - self.started, 2)}
-
-
 def run(cfg: SqlJobConfig) -> dict:
-    return submit(cfg).wait()
-
-
-def submit(cfg: SqlJobConfig) -> Submitted:
-    """Plan and start the job without waiting: several bounded jobs (one a day) can then run side by side in
-    one process, each with its own sources, state and checkpoints, so none sees another's events."""
     t_env = build(cfg)
     statements = t_env.create_statement_set()
     if "windows" in cfg.parts:
@@ -414,7 +393,10 @@ def submit(cfg: SqlJobConfig) -> Submitted:
     started = time.perf_counter()
     result = statements.execute()
     job_id = str(result.get_job_client().get_job_id()) if result.get_job_client() else None
-    return Submitted(result, job_id, started)
+    # Always wait: in the local mini-cluster the job lives in this process's JVM, so returning would end an
+    # unbounded (live) job a moment after it started. A live job runs until it is cancelled or killed.
+    result.wait()
+    return {"job_id": job_id, "seconds": round(time.perf_counter() - started, 2)}
 
 
 def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
