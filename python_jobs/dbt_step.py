@@ -12,6 +12,7 @@ The first failing day stops the step with a non-zero exit, like `dbt build` does
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +27,7 @@ PROFILES = REPO_ROOT / "profiles"
 app = typer.Typer(help=__doc__, add_completion=False)
 
 
-def build_days(days: list, *, project: Path = DBT_PROJECT, extra: tuple[str, ...] = ()) -> None:
+def build_days(days: list[date], *, project: Path = DBT_PROJECT) -> None:
     """`dbt build` for each of `days` (dates, in order) in this process. Raises on the first failing day."""
     os.environ.update(TELEMETRY_OFF)
     from dbt.cli.main import dbtRunner
@@ -39,7 +40,7 @@ def build_days(days: list, *, project: Path = DBT_PROJECT, extra: tuple[str, ...
     for day in days:
         # Read by the macros while nodes run, so the one manifest serves every day.
         os.environ.update(dbt_day_env(day))
-        result = runner.invoke(["build", *where, *extra])
+        result = runner.invoke(["build", *where])
         if not result.success:
             raise RuntimeError(f"dbt build for {day} failed: {result.exception or 'see the log above'}")
 

@@ -4,7 +4,7 @@
 
 Writes `<data>/streaming/input/<day>/` (events, dimension, truth) and `<data>/outputs/streaming/<day>/sql/`
 (windows, anomalies, dead_letters, ...). Loading into `raw` is the next step and runs in the main environment:
-`python -m python_jobs.ingest output --table sensor_windows --date <day> --format json <out>/windows`.
+`python -m python_jobs.ingest output --table sensor_windows --day <day> --format json <out>/windows`.
 
 The pipeline loads three of the SQL job's outputs (windows, anomalies, dead letters: streaming.files.SENSOR_LOADS),
 so by default the day's replay runs only those parts; the materialized view and the latency probe (a changelog

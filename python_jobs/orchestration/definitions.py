@@ -10,6 +10,7 @@ reads and writes which may run side by side, and `python -m python_jobs.pipeline
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -213,15 +214,12 @@ def plan(
         return []
     ctx = PlanContext(settings, warehouse)
     steps: list[Step] = []
-    block: list[StepEntry] = []
-    for entry in [*chosen, None]:
-        if entry is not None and entry.per_day:
-            block.append(entry)
-            continue
-        steps += [e.build(ctx, (when,)) for when in dates for e in block]
-        block = []
-        if entry is not None:
-            steps.append(entry.build(ctx, dates))
+    for per_day, group in itertools.groupby(chosen, key=lambda e: e.per_day):
+        run = list(group)
+        if per_day:
+            steps += [e.build(ctx, (when,)) for when in dates for e in run]
+        else:
+            steps += [e.build(ctx, dates) for e in run]
     return steps
 
 
