@@ -147,3 +147,39 @@ class ModinSettings:
 def load_modin_settings(env: dict[str, str] | None = None) -> ModinSettings:
     env = dict(os.environ if env is None else env)
     return ModinSettings(engine=env.get("MODIN_ENGINE") or "ray")
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """The distributed compute module's settings (GROCERY_COMPUTE_*, GROCERY_RAY_ADDRESS, GROCERY_DASK_SCHEDULER):
+    `load_compute_settings` reads them. No address: an in-process Ray runtime and a Dask LocalCluster; an
+    address: the same code on that running Ray head or Dask scheduler."""
+
+    engine: str = "numpy"  # the pipeline step's simulation engine (python_jobs/compute/engines.py)
+    workers: int = 2
+    paths: int = 20_000  # Monte Carlo paths per store x category
+    chunk_paths: int = 8192  # paths per task: a multiple of the block size
+    ray_address: str | None = None
+    dask_scheduler: str | None = None
+    dask_memory_limit: str = (
+        "auto"  # per LocalCluster worker (e.g. "300MiB"): above it, workers spill to disk
+    )
+    dashboards: bool = False  # start the Ray and Dask dashboards (the labs do)
+
+    def process_env(self) -> dict[str, str]:
+        return dict(TELEMETRY_OFF)
+
+
+def load_compute_settings(env: dict[str, str] | None = None) -> ComputeSettings:
+    env = dict(os.environ if env is None else env)
+    defaults = ComputeSettings()
+    return ComputeSettings(
+        engine=env.get("GROCERY_COMPUTE_ENGINE") or defaults.engine,
+        workers=int(env.get("GROCERY_COMPUTE_WORKERS") or defaults.workers),
+        paths=int(env.get("GROCERY_COMPUTE_PATHS") or defaults.paths),
+        chunk_paths=int(env.get("GROCERY_COMPUTE_CHUNK_PATHS") or defaults.chunk_paths),
+        ray_address=env.get("GROCERY_RAY_ADDRESS") or None,
+        dask_scheduler=env.get("GROCERY_DASK_SCHEDULER") or None,
+        dask_memory_limit=env.get("GROCERY_DASK_MEMORY_LIMIT") or defaults.dask_memory_limit,
+        dashboards=env.get("GROCERY_COMPUTE_DASHBOARDS", "0") == "1",
+    )

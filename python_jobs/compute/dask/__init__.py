@@ -1,0 +1,1 @@
+"""Dask: data parallelism (DataFrames out of core) and futures on a distributed cluster."""
