@@ -1,0 +1,3 @@
+from python_jobs.compute.cli import app
+
+app()

@@ -1,0 +1,136 @@
+"""`python -m python_jobs.compute`: the distributed compute module's jobs (see docs/compute.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from python_jobs.compute.engines import ENGINES, get_engine
+from python_jobs.config import Settings, load_compute_settings, load_settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option(help="Data folder (default: GROCERY_DATA_DIR or ./data).")]
+Days = Annotated[
+    list[str] | None,
+    typer.Option("--day", help="A run day, YYYY-MM-DD or a day number; repeat for several."),
+]
+DayCount = Annotated[int | None, typer.Option("--days", help="Days 1..N (instead of --day).")]
+
+
+def _settings(data_dir: Path | None, warehouse: Path | None = None) -> Settings:
+    settings = load_settings()
+    if data_dir is not None:
+        data_dir = data_dir.resolve()
+        settings = settings.with_(data_dir=data_dir, warehouse_path=data_dir / "warehouse.duckdb")
+    if warehouse is not None:
+        settings = settings.with_(warehouse_path=warehouse.resolve())
+    return settings
+
+
+def _days(settings: Settings, days: list[str] | None, count: int | None) -> list[date]:
+    if bool(days) == (count is not None):
+        raise typer.BadParameter("give --day (repeatable) or --days N", param_hint="--day")
+    try:
+        if count is not None:
+            return [settings.day_date(n) for n in range(1, count + 1)]
+        return sorted({settings.parse_day(d) for d in days or ()})
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--day") from error
+
+
+def _known_engine(name: str | None) -> str | None:
+    if name is not None:
+        try:
+            get_engine(name)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return name
+
+
+@app.callback()
+def main() -> None:
+    """Module 4: Monte Carlo stock-out risk per store x category on NumPy, processes, Ray and Dask."""
+
+
+@app.command()
+def run(
+    day: Days = None,
+    days: DayCount = None,
+    data_dir: DataDir = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help=f"{', '.join(ENGINES)} (default: GROCERY_COMPUTE_ENGINE or numpy).", callback=_known_engine
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: GROCERY_COMPUTE_WORKERS or 2).")
+    ] = None,
+    paths: Annotated[
+        int | None, typer.Option(help="Paths per store x category (default: GROCERY_COMPUTE_PATHS).")
+    ] = None,
+) -> None:
+    """The pipeline's step: stock-out risk for the week after each run day, written for the loader."""
+    from python_jobs.compute.fit import HistoryError
+    from python_jobs.compute.job import run_day
+    from python_jobs.compute.model import ParameterError
+
+    settings = _settings(data_dir)
+    compute = load_compute_settings()
+    overrides = {"engine": engine, "workers": workers, "paths": paths}
+    compute = dataclasses.replace(compute, **{k: v for k, v in overrides.items() if v is not None})
+    for when in _days(settings, day, days):
+        with Progress(
+            TextColumn(f"{when} · {compute.engine}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("tasks", total=None)
+            try:
+                result = run_day(settings, compute, when, progress=lambda n, t=task: bar.advance(t, n))
+            except (HistoryError, ParameterError) as error:
+                console.print(f"[bold red]compute failed for {when}:[/] {error}")
+                raise typer.Exit(1) from None
+        console.print(
+            f"{when}: {result.rows} store x category rows ({compute.paths} paths each) -> {result.path}"
+        )
+
+
+@app.command()
+def load(
+    day: Days = None,
+    days: DayCount = None,
+    data_dir: DataDir = None,
+    warehouse: Annotated[
+        Path | None, typer.Option(help="DuckDB file (default: data/warehouse.duckdb).")
+    ] = None,
+) -> None:
+    """Hand the compute outputs of run days to the spine's loader (raw.compute_stockout_risk)."""
+    from python_jobs.compute.job import load_day
+
+    settings = _settings(data_dir, warehouse)
+    for when in _days(settings, day, days):
+        try:
+            rows = load_day(settings, when)
+        except FileNotFoundError as error:
+            console.print(f"[bold red]{error}[/]")
+            raise typer.Exit(1) from None
+        console.print(f"raw.compute_stockout_risk/{when}: {rows} rows")
+
+
+@app.command()
+def engines() -> None:
+    """List the simulation engines."""
+    for engine in ENGINES.values():
+        console.print(f"{engine.name:<12} {engine.family:<6} {engine.memory}")
