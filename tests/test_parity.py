@@ -108,9 +108,14 @@ def test_parity_after_three_days(parity_run: tuple[Path, str]) -> None:
     # Not a vacuous equality: history with changes and deletes, and orders, are there on both sides.
     counts = {v.name: v.left_rows for v in verdicts}
     assert counts["fct_orders"] > 1000 and counts["dim_stores"] > 0
-    # This build has no Spark or Flink step, so no raw.batch_* / raw.sensor_* table: both tools still build
-    # the engine marts, empty (dbt: its staging's fallback, SQLMesh: the @optional_raw macro).
-    engine_marts = ("fct_product_daily_sales", "fct_sensor_windows", "fct_sensor_anomalies")
+    # This build has no Spark, Flink or compute step, so no raw.batch_*, sensor_* or compute_* table: both tools
+    # still build the engine marts, empty (dbt: its staging's fallback, SQLMesh: the @optional_raw macro).
+    engine_marts = (
+        "fct_product_daily_sales",
+        "fct_sensor_windows",
+        "fct_sensor_anomalies",
+        "fct_store_stockout_risk",
+    )
     assert {m: counts[m] for m in engine_marts} == dict.fromkeys(engine_marts, 0)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

@@ -99,9 +99,14 @@ def test_pipeline_publishes_a_complete_warehouse(built: Settings) -> None:
 
 
 def test_engine_marts_are_equal_in_dbt_and_sqlmesh_on_the_real_output(built: Settings) -> None:
-    """The marts over the Spark and Flink outputs, which tests/test_parity.py only sees empty (its build has no
-    engine step): here both tools built them from the real jobs' output, non-empty, and row for row equal."""
-    engine_marts = ["fct_product_daily_sales", "fct_sensor_windows", "fct_sensor_anomalies"]
+    """The marts over the Spark, Flink and Monte Carlo outputs, which tests/test_parity.py only sees empty (its
+    build has no engine step): here both tools built them from the real jobs' output, non-empty, and equal."""
+    engine_marts = [
+        "fct_product_daily_sales",
+        "fct_sensor_windows",
+        "fct_sensor_anomalies",
+        "fct_store_stockout_risk",
+    ]
     verdicts = compare_warehouse(built.warehouse_path, engine_marts)
     assert [v.name for v in verdicts] == engine_marts
     for v in verdicts:

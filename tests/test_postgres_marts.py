@@ -40,9 +40,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 DAYS = 3
 # The marts both tools build from the shop data; each must be non-empty here, so equality is not vacuous.
 CORE_MARTS = ["dim_customers", "dim_stores", "fct_daily_sales", "fct_orders"]
-# Fed by the engine steps. The sensor marts get the hand-made rows below; fct_product_daily_sales stays empty
-# (no Spark step here, so no raw.batch_product_daily): it checks that both tools build it without its table.
-ENGINE_MARTS = ["fct_product_daily_sales", "fct_sensor_anomalies", "fct_sensor_windows"]
+# Fed by the engine steps. The sensor marts get the hand-made rows below; fct_product_daily_sales and
+# fct_store_stockout_risk stay empty (no Spark or compute step here, so no raw.batch_product_daily or
+# raw.compute_stockout_risk): they check that both tools build them without their table.
+ENGINE_MARTS = [
+    "fct_product_daily_sales",
+    "fct_sensor_anomalies",
+    "fct_sensor_windows",
+    "fct_store_stockout_risk",
+]
 SCHEMAS = {"dbt": "marts", "sqlmesh": "sqlmesh_marts"}
 NON_EMPTY = [*CORE_MARTS, "fct_sensor_anomalies", "fct_sensor_windows"]
 

@@ -140,6 +140,30 @@ def load_batch(ctx: PlanContext, days: tuple[date, ...]) -> Step:
     )
 
 
+def monte_carlo(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    # Module 4: per run day, the stock-out risk of next week by Monte Carlo over the batch module's published
+    # outputs up to that day. One process for every day; the engine is a setting (GROCERY_COMPUTE_ENGINE,
+    # NumPy by default: the rows are the same on every engine, and at pipeline sizes no cluster pays back).
+    return Step(
+        "monte carlo",
+        (MAIN_PYTHON, "-m", "python_jobs.compute", "run", *_day_args(days), *ctx.data_args),
+        reads=by_day(days, "batch"),
+        writes=by_day(days, "compute"),
+        days=days,
+    )
+
+
+def load_compute(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    (when,) = days
+    return Step(
+        "load compute",
+        (MAIN_PYTHON, "-m", "python_jobs.compute", "load", "--day", when.isoformat(), *ctx.warehouse_args),
+        reads=by_day(days, "compute"),
+        writes=(WAREHOUSE,),
+        days=days,
+    )
+
+
 def dbt_build(ctx: PlanContext, days: tuple[date, ...]) -> Step:
     # Every day's `dbt build` in calendar order by one process (python_jobs/dbt_step.py): the staging models
     # hide raw rows loaded after the day they build, so building day D over raw tables that already hold later
@@ -183,8 +207,10 @@ PIPELINE: tuple[StepEntry, ...] = (
     StepEntry("flink replay", "streaming", flink_replay, per_day=False),
     StepEntry("ingest", "foundation", ingest, per_day=False),
     StepEntry("spark batch", "batch", spark_batch, per_day=False),
+    StepEntry("monte carlo", "compute", monte_carlo, per_day=False),
     StepEntry("load sensors", "streaming", load_sensors),
     StepEntry("load batch", "batch", load_batch),
+    StepEntry("load compute", "compute", load_compute),
     StepEntry("dbt build", "transformation", dbt_build, per_day=False),
     StepEntry("sqlmesh", "transformation", sqlmesh, per_day=False),
 )

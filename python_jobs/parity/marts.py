@@ -9,8 +9,8 @@ import duckdb
 from python_jobs.parity.compare import Verdict, compare_relations
 
 # Every mart of dbt_project/models/marts with its SQLMesh twin. sqlmesh_marts.dim_date (a Python model) has no
-# dbt twin and is not compared. The last three come from the engine steps (Spark, Flink): on a warehouse built
-# without them both tools' marts are empty, and still compared (same columns, zero rows each).
+# dbt twin and is not compared. The last four come from the engine steps (Spark, Flink, the Monte Carlo job): on
+# a warehouse built without them both tools' marts are empty, and still compared (same columns, zero rows each).
 SHARED_MARTS = [
     "dim_customers",
     "dim_stores",
@@ -19,6 +19,7 @@ SHARED_MARTS = [
     "fct_product_daily_sales",
     "fct_sensor_windows",
     "fct_sensor_anomalies",
+    "fct_store_stockout_risk",
 ]
 DBT_SCHEMA = "marts"
 SQLMESH_SCHEMA = "sqlmesh_marts"

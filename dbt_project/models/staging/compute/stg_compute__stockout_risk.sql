@@ -1,0 +1,28 @@
+-- Staging: cast and rename; only rows loaded up to run_date are visible (like every staging model).
+-- The raw table exists only after the compute step ran: without it, an empty result of the same shape.
+{{ optional_source(source('compute', 'compute_stockout_risk'), {
+    'as_of_date': 'date',
+    'week_start': 'date',
+    'week_end': 'date',
+    'store_id': 'bigint',
+    'category_id': 'bigint',
+    'history_days': 'bigint',
+    'sales_days': 'bigint',
+    'mean_daily_units': 'double precision',
+    'var_daily_units': 'double precision',
+    'unit_price_cents': 'bigint',
+    'reorder_point': 'bigint',
+    'order_up_to': 'bigint',
+    'lead_days': 'bigint',
+    'paths': 'bigint',
+    'seed': 'bigint',
+    'stockout_probability': 'double precision',
+    'stockout_probability_se': 'double precision',
+    'expected_lost_units': 'double precision',
+    'expected_lost_units_se': 'double precision',
+    'expected_lost_revenue_cents': 'double precision',
+    'lost_revenue_var95_cents': 'bigint',
+    'lost_revenue_cvar95_cents': 'double precision',
+    'expected_held_units': 'double precision',
+    'expected_orders': 'double precision',
+}) }}
