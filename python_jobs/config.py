@@ -156,6 +156,9 @@ class ComputeSettings:
     address: the same code on that running Ray head or Dask scheduler."""
 
     engine: str = "numpy"  # the pipeline step's simulation engine (python_jobs/compute/engines.py)
+    fit: str = (
+        "pandas"  # the pipeline step's demand fit: pandas (in memory) or dask (out of core, on the cluster)
+    )
     workers: int = 2
     paths: int = 20_000  # Monte Carlo paths per store x category
     chunk_paths: int = 8192  # paths per task: a multiple of the block size
@@ -175,6 +178,7 @@ def load_compute_settings(env: dict[str, str] | None = None) -> ComputeSettings:
     defaults = ComputeSettings()
     return ComputeSettings(
         engine=env.get("GROCERY_COMPUTE_ENGINE") or defaults.engine,
+        fit=env.get("GROCERY_COMPUTE_FIT") or defaults.fit,
         workers=int(env.get("GROCERY_COMPUTE_WORKERS") or defaults.workers),
         paths=int(env.get("GROCERY_COMPUTE_PATHS") or defaults.paths),
         chunk_paths=int(env.get("GROCERY_COMPUTE_CHUNK_PATHS") or defaults.chunk_paths),

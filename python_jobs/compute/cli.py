@@ -74,6 +74,9 @@ def run(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: GROCERY_COMPUTE_WORKERS or 2).")
     ] = None,
+    fit: Annotated[
+        str | None, typer.Option(help="Demand fit: pandas or dask (default: GROCERY_COMPUTE_FIT or pandas).")
+    ] = None,
     paths: Annotated[
         int | None, typer.Option(help="Paths per store x category (default: GROCERY_COMPUTE_PATHS).")
     ] = None,
@@ -85,7 +88,7 @@ def run(
 
     settings = _settings(data_dir)
     compute = load_compute_settings()
-    overrides = {"engine": engine, "workers": workers, "paths": paths}
+    overrides = {"engine": engine, "fit": fit, "workers": workers, "paths": paths}
     compute = dataclasses.replace(compute, **{k: v for k, v in overrides.items() if v is not None})
     for when in _days(settings, day, days):
         with Progress(

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from python_jobs.batch.published import daily_files_as_of
 from python_jobs.compute.engines import Progress, SimulationJob, simulate
-from python_jobs.compute.fit import HistoryError, Window, fit_pandas, rule_of_thumb_policy
+from python_jobs.compute.fit import HistoryError, Window, fit_history, rule_of_thumb_policy
 from python_jobs.compute.model import Series, SimulationSpec
 from python_jobs.compute.risk import risk_of
 from python_jobs.config import ComputeSettings, Settings
@@ -109,7 +109,7 @@ def run_day(
     settings: Settings, compute: ComputeSettings, day: date, progress: Progress | None = None
 ) -> DayRun:
     window = Window(settings.start_date, day)
-    fit = fit_pandas(history_files(settings, day), window)
+    fit = fit_history(history_files(settings, day), window, compute)
     spec = spec_for(settings, compute)
     fit = rule_of_thumb_policy(fit, spec.lead_days)
     series = Series.from_frame(fit)
