@@ -30,6 +30,9 @@ def ensure_ray(settings: ComputeSettings) -> None:
         )
     else:
         ray.init(
+            # "local", not None: None joins whichever `ray start` cluster this machine last started (another
+            # job's or test's), and refuses num_cpus there; "local" always starts this process' own runtime.
+            address="local",
             num_cpus=settings.workers,
             include_dashboard=settings.dashboards,
             runtime_env=runtime_env(settings),
