@@ -16,6 +16,7 @@ from python_jobs.compute.policy import (
     CostModel,
     PolicySpace,
     evaluate_policy,
+    grid_costs,
     grid_search,
     iter_policy_costs,
     row_of,
@@ -102,7 +103,10 @@ def test_grid_search_takes_the_cheapest_point() -> None:
     space = space_in_days(row)
     assert len(space) == 36
     result = grid_search(SPEC, row, space, COST)
-    costs = {(s, S): evaluate_policy(SPEC, row, s, S, COST).expected_cost for s, S in space.points()}
+    one_by_one = [evaluate_policy(SPEC, row, s, S, COST) for s, S in space.points()]
+    # The grid draws each block once and runs the points side by side: the same bits as one at a time.
+    assert grid_costs(SPEC, row, space, COST) == one_by_one
+    costs = {(c.reorder_point, c.order_up_to): c.expected_cost for c in one_by_one}
     assert result.best.expected_cost == min(costs.values())
     assert costs[(result.best.reorder_point, result.best.order_up_to)] == result.best.expected_cost
     assert result.trials == result.full_evaluations == 36 and result.blocks == 36 * SPEC.blocks

@@ -95,12 +95,16 @@ def draw_demand(rng: np.random.Generator, mean: float, var: float, shape: tuple[
 
 
 def simulate_paths(
-    demand: np.ndarray, reorder_point: int, order_up_to: int, lead_days: int
+    demand: np.ndarray, reorder_point: int | np.ndarray, order_up_to: int | np.ndarray, lead_days: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the (s, S) policy over `demand` (paths x days): lost units, stocked-out flag, unit-days held and
-    orders placed per path."""
+    orders placed per path. s and S are one policy, or one per path (a grid of policies on stacked copies of
+    the same demand, evaluated in one pass)."""
     paths, days = demand.shape
-    on_hand = np.full(paths, order_up_to, np.int64)
+    reorder_point = np.broadcast_to(np.asarray(reorder_point, np.int64), (paths,))
+    on_hand = np.broadcast_to(np.asarray(order_up_to, np.int64), (paths,)).copy()
+    order_up_to = on_hand.copy()
+    reorders = bool((reorder_point >= 0).any())  # s = -1 never reorders: the position is never below 0
     on_order = np.zeros(paths, np.int64)
     arrivals = np.zeros((paths, days), np.int64)
     lost = np.zeros(paths, np.int64)
@@ -113,7 +117,7 @@ def simulate_paths(
         lost += demand[:, t] - sold
         on_hand -= sold
         held += on_hand
-        if reorder_point >= 0:
+        if reorders:
             position = on_hand + on_order
             qty = np.where(position <= reorder_point, order_up_to - position, 0)
             orders += qty > 0
@@ -123,21 +127,28 @@ def simulate_paths(
     return lost, lost > 0, held, orders
 
 
-def simulate_block(spec: SimulationSpec, series: Series, i: int, block: int) -> Totals:
-    rng = block_rng(spec, series, i, block)
-    demand = draw_demand(
-        rng,
+def block_demand(spec: SimulationSpec, series: Series, i: int, block: int) -> np.ndarray:
+    """Block `block` of series `i`: paths x days of daily units, from that block's own seed."""
+    return draw_demand(
+        block_rng(spec, series, i, block),
         float(series.mean_daily_units[i]),
         float(series.var_daily_units[i]),
         (spec.block_size(block), spec.horizon_days),
     )
-    lost, out, held, orders = simulate_paths(
-        demand, int(series.reorder_point[i]), int(series.order_up_to[i]), spec.lead_days
-    )
+
+
+def totals_of(lost: np.ndarray, out: np.ndarray, held: np.ndarray, orders: np.ndarray) -> Totals:
     counts = np.array(
         [len(lost), out.sum(), lost.sum(), (lost * lost).sum(), held.sum(), orders.sum()], np.int64
     )
     return Totals(counts, np.bincount(lost))
+
+
+def simulate_block(spec: SimulationSpec, series: Series, i: int, block: int) -> Totals:
+    demand = block_demand(spec, series, i, block)
+    return totals_of(
+        *simulate_paths(demand, int(series.reorder_point[i]), int(series.order_up_to[i]), spec.lead_days)
+    )
 
 
 def run_task(spec: SimulationSpec, series: Series, task: Task) -> TaskResult:

@@ -25,7 +25,7 @@ from itertools import product
 
 import numpy as np
 
-from python_jobs.compute.kernel import Totals, simulate_block
+from python_jobs.compute.kernel import Totals, block_demand, simulate_block, simulate_paths, totals_of
 from python_jobs.compute.model import ParameterError, Series, SimulationSpec
 
 
@@ -164,12 +164,38 @@ class SearchResult:
     wall_seconds: float
 
 
+def grid_costs(
+    spec: SimulationSpec, series_row: Series, space: PolicySpace, cost: CostModel
+) -> list[PolicyCost]:
+    """`evaluate_policy` of every point of the space, bit for bit, with each block's demand drawn once: the
+    points run side by side on stacked copies of it (drawing is most of a policy's cost)."""
+    points = space.points()
+    for s, S in points:
+        with_policy(series_row, int(s), int(S))  # the same checks as one policy at a time
+    s_values = np.array([s for s, _ in points], np.int64)
+    S_values = np.array([S for _, S in points], np.int64)
+    totals = [Totals() for _ in points]
+    for block in range(spec.blocks):
+        demand = block_demand(spec, series_row, 0, block)
+        n = len(demand)
+        lost, out, held, orders = simulate_paths(
+            np.tile(demand, (len(points), 1)), np.repeat(s_values, n), np.repeat(S_values, n), spec.lead_days
+        )
+        for k, part in enumerate(slice(k * n, (k + 1) * n) for k in range(len(points))):
+            totals[k].add(totals_of(lost[part], out[part], held[part], orders[part]))
+    price = int(series_row.unit_price_cents[0])
+    return [
+        policy_cost(t, price, cost, int(s), int(S), spec.blocks)
+        for t, (s, S) in zip(totals, points, strict=True)
+    ]
+
+
 def grid_search(
     spec: SimulationSpec, series_row: Series, space: PolicySpace, cost: CostModel
 ) -> SearchResult:
     """Every point of the space over all paths, in this process; the lowest cost wins (ties: the first)."""
     start = time.perf_counter()
-    results = [evaluate_policy(spec, series_row, s, S, cost) for s, S in space.points()]
+    results = grid_costs(spec, series_row, space, cost)
     best = min(results, key=lambda r: r.expected_cost)
     return SearchResult(
         best=best,
