@@ -162,6 +162,7 @@ class ComputeSettings:
     workers: int = 2
     paths: int = 20_000  # Monte Carlo paths per store x category
     chunk_paths: int = 8192  # paths per task: a multiple of the block size
+    tune_paths: int = 2048  # paths per policy when the job searches each series' reorder policy
     ray_address: str | None = None
     dask_scheduler: str | None = None
     dask_memory_limit: str = (
@@ -182,6 +183,7 @@ def load_compute_settings(env: dict[str, str] | None = None) -> ComputeSettings:
         workers=int(env.get("GROCERY_COMPUTE_WORKERS") or defaults.workers),
         paths=int(env.get("GROCERY_COMPUTE_PATHS") or defaults.paths),
         chunk_paths=int(env.get("GROCERY_COMPUTE_CHUNK_PATHS") or defaults.chunk_paths),
+        tune_paths=int(env.get("GROCERY_COMPUTE_TUNE_PATHS") or defaults.tune_paths),
         ray_address=env.get("GROCERY_RAY_ADDRESS") or None,
         dask_scheduler=env.get("GROCERY_DASK_SCHEDULER") or None,
         dask_memory_limit=env.get("GROCERY_DASK_MEMORY_LIMIT") or defaults.dask_memory_limit,

@@ -1,7 +1,7 @@
 """The pipeline's compute step: as of day D, fit every store x category's demand from the whole order history
-up to D (the batch module's published product_daily), simulate next week (D+1..D+7) against the stores'
-current policy, and write one row per store x category to `data/compute/stockout_risk/day=D/` for the
-spine's loader (`load_day`). The job never opens the warehouse.
+up to D (the batch module's published product_daily), simulate next week (D+1..D+7) against the stores' current
+policy, search a grid of policies for a cheaper one, and write one row per store x category to
+`data/compute/stockout_risk/day=D/` for the spine's loader (`load_day`). The job never opens the warehouse.
 
 The rows do not depend on the engine, the worker count or the chunk size (the kernel's seeds are per block),
 so the engine is a setting, not part of the result: the pipeline's default is single-process NumPy, which at
@@ -24,6 +24,7 @@ from python_jobs.batch.published import daily_files_as_of
 from python_jobs.compute.engines import Progress, SimulationJob, simulate
 from python_jobs.compute.fit import HistoryError, Window, fit_history, rule_of_thumb_policy
 from python_jobs.compute.model import Series, SimulationSpec
+from python_jobs.compute.policy import CostModel, evaluate_policy, grid_search, row_of, space_in_days
 from python_jobs.compute.risk import risk_of
 from python_jobs.config import ComputeSettings, Settings
 
@@ -95,6 +96,38 @@ def risk_rows(
     return frame
 
 
+def recommend_policies(settings: Settings, compute: ComputeSettings, series: Series) -> pd.DataFrame:
+    """Per series, the (s, S) of a grid of policies scaled to its demand with the lowest expected weekly cost
+    (holding + lost sales + orders, `CostModel`'s defaults), beside the cost of its current policy on the same
+    random numbers. A grid, not Ray Tune: the grid's answer is exact over its space and, at these sizes,
+    cheaper than starting Ray (docs/compute.md compares the two)."""
+    spec = SimulationSpec(
+        paths=compute.tune_paths, seed=settings.seed, block_paths=min(1024, compute.tune_paths)
+    )
+    cost = CostModel()
+    rows = []
+    for i in range(len(series)):
+        row = row_of(series, i)
+        best = grid_search(spec, row, space_in_days(row), cost).best
+        current = evaluate_policy(spec, row, int(row.reorder_point[0]), int(row.order_up_to[0]), cost)
+        rows.append(
+            {
+                "recommended_reorder_point": best.reorder_point,
+                "recommended_order_up_to": best.order_up_to,
+                "expected_cost_current_cents": current.expected_cost,
+                "expected_cost_recommended_cents": best.expected_cost,
+                "policy_search_paths": spec.paths,
+            }
+        )
+    return pd.DataFrame(rows).astype(
+        {
+            "recommended_reorder_point": "int64",
+            "recommended_order_up_to": "int64",
+            "policy_search_paths": "int64",
+        }
+    )
+
+
 def write_atomically(frame: pd.DataFrame, folder: Path, name: str) -> Path:
     """Temp file, then rename: a crash leaves the previous output, never half a file."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,6 +151,7 @@ def run_day(
     )
     totals = simulate(compute.engine, job)
     frame = risk_rows(day, spec, fit, series, totals)
+    frame = pd.concat([frame, recommend_policies(settings, compute, series)], axis=1)
     if len(frame) != len(series):
         raise RuntimeError(f"{len(frame)} risk rows for {len(series)} store x category series")
     path = write_atomically(frame, output_dir(settings, day), OUTPUT_NAME)

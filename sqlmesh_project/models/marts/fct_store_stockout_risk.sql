@@ -19,6 +19,7 @@ MODEL (
       criteria := (
         stockout_probability BETWEEN 0 AND 1 AND stockout_probability_se >= 0,
         reorder_point <= order_up_to AND paths > 0 AND week_start = as_of_date + 1,
+        recommended_reorder_point <= recommended_order_up_to AND expected_weekly_cost_recommended >= 0,
         expected_lost_revenue <= lost_revenue_cvar95 + 1e-9,
         lost_revenue_var95 <= lost_revenue_cvar95 + 0.005
       )
@@ -51,6 +52,11 @@ SELECT
   risk.lost_revenue_cvar95_cents / 100.0 AS lost_revenue_cvar95,
   risk.expected_held_units,
   risk.expected_orders,
+  risk.recommended_reorder_point,
+  risk.recommended_order_up_to,
+  risk.expected_cost_current_cents / 100.0 AS expected_weekly_cost_current,
+  risk.expected_cost_recommended_cents / 100.0 AS expected_weekly_cost_recommended,
+  risk.policy_search_paths,
   risk.loaded_on
 FROM sqlmesh_staging.stg_compute__stockout_risk AS risk
 /* Left join: a category missing from the seed must fail the not_null audit, not vanish. */

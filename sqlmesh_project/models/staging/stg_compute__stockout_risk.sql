@@ -31,6 +31,11 @@ SELECT
   CAST(lost_revenue_cvar95_cents AS DOUBLE) AS lost_revenue_cvar95_cents,
   CAST(expected_held_units AS DOUBLE) AS expected_held_units,
   CAST(expected_orders AS DOUBLE) AS expected_orders,
+  CAST(recommended_reorder_point AS BIGINT) AS recommended_reorder_point,
+  CAST(recommended_order_up_to AS BIGINT) AS recommended_order_up_to,
+  CAST(expected_cost_current_cents AS DOUBLE) AS expected_cost_current_cents,
+  CAST(expected_cost_recommended_cents AS DOUBLE) AS expected_cost_recommended_cents,
+  CAST(policy_search_paths AS BIGINT) AS policy_search_paths,
   CAST(_load_date AS DATE) AS loaded_on,
   CAST(_source_file AS VARCHAR) AS source_file
 FROM @optional_raw(raw.compute_stockout_risk) AS compute_stockout_risk

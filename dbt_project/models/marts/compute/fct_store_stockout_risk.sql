@@ -26,6 +26,11 @@ select
     risk.lost_revenue_cvar95_cents / 100.0 as lost_revenue_cvar95,
     risk.expected_held_units,
     risk.expected_orders,
+    risk.recommended_reorder_point,
+    risk.recommended_order_up_to,
+    risk.expected_cost_current_cents / 100.0 as expected_weekly_cost_current,
+    risk.expected_cost_recommended_cents / 100.0 as expected_weekly_cost_recommended,
+    risk.policy_search_paths,
     risk.loaded_on
 from {{ ref('stg_compute__stockout_risk') }} as risk
 -- Left join: a category missing from the seed must fail the not_null test, not vanish.

@@ -25,4 +25,9 @@
     'lost_revenue_cvar95_cents': 'double precision',
     'expected_held_units': 'double precision',
     'expected_orders': 'double precision',
+    'recommended_reorder_point': 'bigint',
+    'recommended_order_up_to': 'bigint',
+    'expected_cost_current_cents': 'double precision',
+    'expected_cost_recommended_cents': 'double precision',
+    'policy_search_paths': 'bigint',
 }) }}
