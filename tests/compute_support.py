@@ -15,6 +15,7 @@ import contextlib
 import functools
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -297,6 +298,7 @@ class RayHead:
     address: str
     temp_dir: Path
     proc: subprocess.Popen
+    env: dict[str, str]  # for a process that talks to this head: its auth token
 
 
 @contextlib.contextmanager
@@ -305,6 +307,9 @@ def ray_head(temp_dir: Path, num_cpus: int = 2) -> Iterator[RayHead]:
     this machine), its own short --temp-dir (Ray's socket paths are length-limited). Stopped by SIGTERM to the
     `ray start` process (which shuts its node down), then SIGKILL to anything of it left: never `ray stop`, which
     would stop every Ray on the machine."""
+    # Token authentication on, with a token of this head's own: not ~/.ray/auth_token, which every Ray of this
+    # user on the machine shares.
+    env = worker_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
     port = free_port()
     ports = {
         "--node-manager-port": free_port(),
@@ -334,7 +339,7 @@ def ray_head(temp_dir: Path, num_cpus: int = 2) -> Iterator[RayHead]:
             str(temp_dir),
             *(str(x) for kv in ports.items() for x in kv),
         ],
-        env=worker_env(),
+        env=env,
         cwd=REPO_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -342,8 +347,8 @@ def ray_head(temp_dir: Path, num_cpus: int = 2) -> Iterator[RayHead]:
     )
     address = f"127.0.0.1:{port}"
     try:
-        wait_for_ray_head(address, proc, timeout=90)
-        yield RayHead(address, temp_dir, proc)
+        wait_for_ray_head(address, proc, env, timeout=90)
+        yield RayHead(address, temp_dir, proc, env)
     finally:
         kill_tree(proc, graceful=15)
         for pid in processes_mentioning(str(temp_dir)):  # a worker that outlived its raylet
@@ -352,7 +357,7 @@ def ray_head(temp_dir: Path, num_cpus: int = 2) -> Iterator[RayHead]:
         log.close()
 
 
-def wait_for_ray_head(address: str, proc: subprocess.Popen, timeout: float) -> None:
+def wait_for_ray_head(address: str, proc: subprocess.Popen, env: dict[str, str], timeout: float) -> None:
     """Until the head's GCS answers and its node is alive (`ray status` exits 0)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -360,14 +365,15 @@ def wait_for_ray_head(address: str, proc: subprocess.Popen, timeout: float) -> N
             raise RuntimeError(f"ray start exited with {proc.returncode}")
         status = subprocess.run(
             [str(BIN / "ray"), "status", "--address", address],
-            env=worker_env(),
+            env=env,
             capture_output=True,
             timeout=60,
         )
         if status.returncode == 0 and b"node_" in status.stdout:
             return
         time.sleep(1)
-    raise TimeoutError(f"the Ray head at {address} did not come up in {timeout} s")
+    tail = (status.stdout + status.stderr)[-2000:].decode(errors="replace")
+    raise TimeoutError(f"the Ray head at {address} did not come up in {timeout} s; ray status said:\n{tail}")
 
 
 def run_driver(args: list[str], env: dict[str, str], timeout: float = 150) -> dict:
