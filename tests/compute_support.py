@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,9 +96,9 @@ def totals_from_json(rows: list[dict[str, list[int]]]) -> list[Totals]:
 # --- functions run on workers ------------------------------------------------------------------------------
 
 
-def log_execution(log_dir: str, task: Task) -> None:
+def log_execution(log_dir: str, task: Task, node: str = "-") -> None:
     """One line per execution of `task`, appended by whichever process runs it (O_APPEND: lines never mix)."""
-    line = f"{task.series} {task.block_start} {os.getpid()}\n".encode()
+    line = f"{task.series} {task.block_start} {os.getpid()} {node}\n".encode()
     fd = os.open(Path(log_dir) / "executions.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.write(fd, line)
@@ -105,17 +106,29 @@ def log_execution(log_dir: str, task: Task) -> None:
         os.close(fd)
 
 
-def executions(log_dir: Path) -> list[tuple[int, int, int]]:
-    """(series, block_start, pid) of every logged execution."""
+@dataclass(frozen=True)
+class Execution:
+    series: int
+    block_start: int
+    pid: int
+    node: str  # the Ray node's id, or "-"
+
+
+def executions(log_dir: Path) -> list[Execution]:
+    """Every logged execution, in the order they started."""
     log = log_dir / "executions.log"
     if not log.exists():
         return []
-    return [tuple(int(x) for x in line.split()) for line in log.read_text().splitlines()]
+    rows = (line.split() for line in log.read_text().splitlines())
+    return [Execution(int(s), int(b), int(pid), node) for s, b, pid, node in rows]
 
 
 def counted_run_task(log_dir: str, spec: SimulationSpec, series: Series, task: Task) -> TaskResult:
-    """The kernel's task, logged: counting the lines tells how often Ray ran (or re-ran) each task."""
-    log_execution(log_dir, task)
+    """The kernel's task, logged with the Ray node it runs on: counting the lines tells how often Ray ran (or
+    re-ran) each task, and where."""
+    import ray
+
+    log_execution(log_dir, task, ray.get_runtime_context().get_node_id())
     return run_task(spec, series, task)
 
 
@@ -355,6 +368,8 @@ def ray_head(temp_dir: Path, num_cpus: int = 2) -> Iterator[RayHead]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)  # the session's logs and sockets
+        Path(log.name).unlink(missing_ok=True)
 
 
 def wait_for_ray_head(address: str, proc: subprocess.Popen, env: dict[str, str], timeout: float) -> None:
