@@ -15,6 +15,8 @@ import contextlib
 import functools
 import json
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,9 +97,9 @@ def totals_from_json(rows: list[dict[str, list[int]]]) -> list[Totals]:
 # --- functions run on workers ------------------------------------------------------------------------------
 
 
-def log_execution(log_dir: str, task: Task) -> None:
+def log_execution(log_dir: str, task: Task, node: str = "-") -> None:
     """One line per execution of `task`, appended by whichever process runs it (O_APPEND: lines never mix)."""
-    line = f"{task.series} {task.block_start} {os.getpid()}\n".encode()
+    line = f"{task.series} {task.block_start} {os.getpid()} {node}\n".encode()
     fd = os.open(Path(log_dir) / "executions.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.write(fd, line)
@@ -105,17 +107,29 @@ def log_execution(log_dir: str, task: Task) -> None:
         os.close(fd)
 
 
-def executions(log_dir: Path) -> list[tuple[int, int, int]]:
-    """(series, block_start, pid) of every logged execution."""
+@dataclass(frozen=True)
+class Execution:
+    series: int
+    block_start: int
+    pid: int
+    node: str  # the Ray node's id, or "-"
+
+
+def executions(log_dir: Path) -> list[Execution]:
+    """Every logged execution, in the order they started."""
     log = log_dir / "executions.log"
     if not log.exists():
         return []
-    return [tuple(int(x) for x in line.split()) for line in log.read_text().splitlines()]
+    rows = (line.split() for line in log.read_text().splitlines())
+    return [Execution(int(s), int(b), int(pid), node) for s, b, pid, node in rows]
 
 
 def counted_run_task(log_dir: str, spec: SimulationSpec, series: Series, task: Task) -> TaskResult:
-    """The kernel's task, logged: counting the lines tells how often Ray ran (or re-ran) each task."""
-    log_execution(log_dir, task)
+    """The kernel's task, logged with the Ray node it runs on: counting the lines tells how often Ray ran (or
+    re-ran) each task, and where."""
+    import ray
+
+    log_execution(log_dir, task, ray.get_runtime_context().get_node_id())
     return run_task(spec, series, task)
 
 
@@ -298,6 +312,7 @@ class RayHead:
     address: str
     temp_dir: Path
     proc: subprocess.Popen
+    env: dict[str, str]  # for a process that talks to this head: its auth token
 
 
 @contextlib.contextmanager
@@ -306,6 +321,9 @@ def ray_head(temp_dir: Path, num_cpus: int = 2) -> Iterator[RayHead]:
     this machine), its own short --temp-dir (Ray's socket paths are length-limited). Stopped by SIGTERM to the
     `ray start` process (which shuts its node down), then SIGKILL to anything of it left: never `ray stop`, which
     would stop every Ray on the machine."""
+    # Token authentication on, with a token of this head's own: not ~/.ray/auth_token, which every Ray of this
+    # user on the machine shares.
+    env = worker_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
     port = free_port()
     ports = {
         "--node-manager-port": free_port(),
@@ -335,7 +353,7 @@ def ray_head(temp_dir: Path, num_cpus: int = 2) -> Iterator[RayHead]:
             str(temp_dir),
             *(str(x) for kv in ports.items() for x in kv),
         ],
-        env=worker_env(),
+        env=env,
         cwd=REPO_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -343,17 +361,19 @@ def ray_head(temp_dir: Path, num_cpus: int = 2) -> Iterator[RayHead]:
     )
     address = f"127.0.0.1:{port}"
     try:
-        wait_for_ray_head(address, proc, timeout=90)
-        yield RayHead(address, temp_dir, proc)
+        wait_for_ray_head(address, proc, env, timeout=90)
+        yield RayHead(address, temp_dir, proc, env)
     finally:
         kill_tree(proc, graceful=15)
         for pid in processes_mentioning(str(temp_dir)):  # a worker that outlived its raylet
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)  # the session's logs and sockets
+        Path(log.name).unlink(missing_ok=True)
 
 
-def wait_for_ray_head(address: str, proc: subprocess.Popen, timeout: float) -> None:
+def wait_for_ray_head(address: str, proc: subprocess.Popen, env: dict[str, str], timeout: float) -> None:
     """Until the head's GCS answers and its node is alive (`ray status` exits 0)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -361,14 +381,15 @@ def wait_for_ray_head(address: str, proc: subprocess.Popen, timeout: float) -> N
             raise RuntimeError(f"ray start exited with {proc.returncode}")
         status = subprocess.run(
             [str(BIN / "ray"), "status", "--address", address],
-            env=worker_env(),
+            env=env,
             capture_output=True,
             timeout=60,
         )
         if status.returncode == 0 and b"node_" in status.stdout:
             return
         time.sleep(1)
-    raise TimeoutError(f"the Ray head at {address} did not come up in {timeout} s")
+    tail = (status.stdout + status.stderr)[-2000:].decode(errors="replace")
+    raise TimeoutError(f"the Ray head at {address} did not come up in {timeout} s; ray status said:\n{tail}")
 
 
 def run_driver(args: list[str], env: dict[str, str], timeout: float = 150) -> dict:
