@@ -71,9 +71,14 @@ def get_engine(name: str) -> Engine:
 
 def simulate(engine: str, job: SimulationJob) -> list[Totals]:
     """Run every task of `job` on `engine`: per series totals, each series' paths counted exactly once."""
-    results = get_engine(engine).runner()(job)
-    seen = sorted((r.task.series, r.task.block_start) for r in results)
-    if len(seen) != len(set(seen)) or len(seen) != len(job.tasks()):
+    return checked_totals(engine, job, get_engine(engine).runner()(job))
+
+
+def checked_totals(engine: str, job: SimulationJob, results: list[TaskResult]) -> list[Totals]:
+    """Per series totals of `results`, after checking that every task of `job` is in them exactly once (no
+    result lost, none doubled by a retry or a recomputation) and every series has exactly `spec.paths` paths."""
+    seen = sorted((r.task.series, r.task.block_start, r.task.block_stop) for r in results)
+    if seen != sorted((t.series, t.block_start, t.block_stop) for t in job.tasks()):
         raise RuntimeError(f"{engine}: {len(results)} task results for {len(job.tasks())} tasks")
     totals = merge(len(job.series), results)
     check_complete(job.spec, totals)
