@@ -99,10 +99,7 @@ def params_from_sums(sums: pd.DataFrame, window: Window) -> pd.DataFrame:
     units = sums["units"].to_numpy(np.int64)
     sq = sums["units_sq"].to_numpy(np.int64)
     mean = units / n
-    if n > 1:
-        var = (sq - units.astype(np.float64) * units / n) / (n - 1)
-    else:
-        var = mean.copy()
+    var = (sq - units.astype(np.float64) * units / n) / (n - 1) if n > 1 else mean.copy()
     price = np.where(units > 0, np.rint(sums["revenue_cents"].to_numpy(np.int64) / np.maximum(units, 1)), 0)
     return pd.DataFrame(
         {
