@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,3 +100,38 @@ def _kill_children(root: psutil.Process) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return procs
+
+
+class TreeSampler:
+    """Peak RSS of a running process tree (this process by default), sampled by a thread: for work that runs in
+    this process and its children (a Ray runtime, a Dask LocalCluster) rather than in one command.
+
+    `with TreeSampler() as s: ...` then `s.peak_rss_bytes`. Children that start and exit between two samples
+    are missed: a lower bound, like `measure`'s."""
+
+    def __init__(self, root: psutil.Process | None = None, poll_seconds: float = 0.05) -> None:
+        self.root = root or psutil.Process()
+        self.poll_seconds = poll_seconds
+        self.peak_rss_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        cpu: dict[int, float] = {}
+        while True:
+            self.peak_rss_bytes = max(self.peak_rss_bytes, _sample(self.root, cpu))
+            if self._stop.wait(self.poll_seconds):
+                return
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_rss_bytes = max(self.peak_rss_bytes, _sample(self.root, {}))
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return self.peak_rss_bytes / 2**20

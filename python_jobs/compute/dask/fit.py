@@ -14,12 +14,13 @@ from distributed import Client
 from python_jobs.compute.fit import INPUT_COLUMNS, HistoryError, Window, check_files, params_from_sums
 
 
-def fit_dask(
-    client: Client, files: list[Path], window: Window, *, split_out: int | None = None
-) -> pd.DataFrame:
-    files = check_files(files)
+def fit_graph(
+    files: list[Path], window: Window, *, split_out: int | None = None
+) -> tuple[dd.Scalar, dd.DataFrame]:
+    """The fit as lazy Dask collections (the count of bad rows, the integer sums): `fit_dask` computes them,
+    the Monte Carlo lab also draws them."""
     frame = dd.read_parquet(
-        [str(f) for f in files],
+        [str(f) for f in check_files(files)],
         columns=list(INPUT_COLUMNS),
         filters=[("order_date", ">=", window.first), ("order_date", "<=", window.last)],
     )
@@ -37,6 +38,13 @@ def fit_dask(
         .reset_index()
         .rename(columns={"item_count": "units"})
     )
+    return bad, sums
+
+
+def fit_dask(
+    client: Client, files: list[Path], window: Window, *, split_out: int | None = None
+) -> pd.DataFrame:
+    bad, sums = fit_graph(files, window, split_out=split_out)
     bad, sums = client.compute([bad, sums], sync=True)
     if bad:
         raise HistoryError(f"{bad} row(s) with a negative item_count or revenue_cents in the history")

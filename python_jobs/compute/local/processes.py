@@ -11,12 +11,20 @@ from python_jobs.compute.engines import SimulationJob
 from python_jobs.compute.kernel import TaskResult, run_task
 
 
+def start_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def run_simulation(job: SimulationJob) -> list[TaskResult]:
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=job.workers, mp_context=ctx) as pool:
-        futures = [pool.submit(run_task, job.spec, job.series, task) for task in job.tasks()]
-        results = []
-        for future in as_completed(futures):
-            results.append(future.result())
-            job.progress(1)
+    with start_pool(job.workers) as pool:
+        return run_on(pool, job)
+
+
+def run_on(pool: ProcessPoolExecutor, job: SimulationJob) -> list[TaskResult]:
+    """The simulation on a pool the caller holds (the lab's, open across sizes: spawning costs seconds)."""
+    futures = [pool.submit(run_task, job.spec, job.series, task) for task in job.tasks()]
+    results = []
+    for future in as_completed(futures):
+        results.append(future.result())
+        job.progress(1)
     return results

@@ -18,18 +18,23 @@ def runtime_env(settings: ComputeSettings) -> dict[str, object]:
     return {"env_vars": {**settings.process_env(), "PYTHONPATH": str(REPO_ROOT)}}
 
 
+# What `ray.init` answered in this process: it carries the dashboard's address (the runtime context does not).
+_context: object | None = None
+
+
 def ensure_ray(settings: ComputeSettings) -> None:
+    global _context
     if ray.is_initialized():
         return
     if settings.ray_address:
-        ray.init(
+        _context = ray.init(
             address=settings.ray_address,
             runtime_env=runtime_env(settings),
             logging_level=logging.WARNING,
             log_to_driver=False,
         )
     else:
-        ray.init(
+        _context = ray.init(
             # "local", not None: None joins whichever `ray start` cluster this machine last started (another
             # job's or test's), and refuses num_cpus there; "local" always starts this process' own runtime.
             address="local",
@@ -42,5 +47,5 @@ def ensure_ray(settings: ComputeSettings) -> None:
 
 
 def dashboard_url() -> str | None:
-    url = ray.get_runtime_context().dashboard_url if ray.is_initialized() else None
-    return f"http://{url}" if url else None
+    url = getattr(_context, "dashboard_url", None) if ray.is_initialized() else None
+    return url if not url or url.startswith("http") else f"http://{url}"
