@@ -133,6 +133,71 @@ def load(
 
 
 @app.command()
+def tune(
+    day: Annotated[
+        str, typer.Option(help="Run day whose fitted series are searched, YYYY-MM-DD or a number.")
+    ],
+    data_dir: DataDir = None,
+    series: Annotated[int, typer.Option(help="How many store x category series (the first ones).")] = 4,
+    paths: Annotated[int, typer.Option(help="Paths per policy (blocks of 512, ASHA's rungs).")] = 4096,
+    samples: Annotated[int, typer.Option(help="Tune trials per series.")] = 16,
+    seed: Annotated[int, typer.Option(help="TPE's seed.")] = 0,
+) -> None:
+    """Reorder policy (s, S) per series: Ray Tune (TPE + ASHA) against the plain grid over the same space."""
+    from rich.table import Table
+
+    from python_jobs.compute.fit import Window, fit_pandas, rule_of_thumb_policy
+    from python_jobs.compute.job import history_files
+    from python_jobs.compute.model import Series, SimulationSpec
+    from python_jobs.compute.policy import CostModel, space_in_days
+    from python_jobs.compute.ray.tune import TuneOptions, search_policies
+
+    settings = _settings(data_dir)
+    when = _days(settings, [day], None)[0]
+    spec = SimulationSpec(paths=paths, seed=settings.seed, block_paths=512)
+    fit = fit_pandas(history_files(settings, when), Window(settings.start_date, when))
+    chosen = Series.from_frame(rule_of_thumb_policy(fit, spec.lead_days).head(series))
+    storage = settings.data_dir / "tmp" / "ray-tune"
+    found = search_policies(
+        spec,
+        chosen,
+        space_in_days,
+        CostModel(),
+        load_compute_settings(),
+        storage,
+        TuneOptions(num_samples=samples, seed=seed),
+    )
+    table = Table(title=f"reorder policy search as of {when}: {paths} paths a policy, common random numbers")
+    for column in (
+        "store x category",
+        "searcher",
+        "trials",
+        "full runs",
+        "blocks",
+        "wall s",
+        "best (s, S)",
+        "cost/week",
+        "gap",
+    ):
+        table.add_column(column, justify="right")
+    for item in found.series:
+        for name, result in (("grid", item.grid), ("Tune TPE+ASHA", item.tune)):
+            gap = result.best.expected_cost / item.grid.best.expected_cost - 1
+            table.add_row(
+                f"{item.store_id} x {item.category_id}",
+                name,
+                str(result.trials),
+                str(result.full_evaluations),
+                str(result.blocks),
+                f"{result.wall_seconds:.2f}",
+                f"({result.best.reorder_point}, {result.best.order_up_to})",
+                f"{result.best.expected_cost / 100:.2f}",
+                f"{gap:+.1%}",
+            )
+    Console(width=140).print(table)
+
+
+@app.command()
 def engines() -> None:
     """List the simulation engines."""
     for engine in ENGINES.values():
