@@ -65,10 +65,10 @@ def growing_sizes(largest: int) -> list[int]:
 
 
 def fit_memory_limit(data_bytes: int, workers: int) -> str:
-    """Per worker: below the data in total (so it cannot all be held), at most 700 MiB, at least 300 MiB (a
+    """Per worker: below the data in total (so it cannot all be held), at most 700 MiB, at least 400 MiB (a
     worker's own pandas + pyarrow + distributed take ~150 MiB before any data)."""
     per_worker = int(0.8 * data_bytes / workers / 2**20)
-    return f"{min(700, max(300, per_worker))}MiB"
+    return f"{min(700, max(400, per_worker))}MiB"
 
 
 @app.command()

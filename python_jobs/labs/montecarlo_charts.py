@@ -76,7 +76,8 @@ def amdahl_crossover(summary: dict, workers: int, path: Path) -> None:
     right.set_xlabel("chunk size (paths per task)")
     right.set_ylabel("speedup over NumPy")
     right.set_title("below the crossover, parallelism loses (dotted: overhead model)")
-    right.legend(fontsize=7)
+    if right.get_legend_handles_labels()[0]:  # NumPy alone: nothing to compare
+        right.legend(fontsize=7)
     right.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
