@@ -22,7 +22,18 @@ def test_lab_montecarlo_writes_a_sane_report(tmp_path: Path) -> None:
     try:
         proc = run_module(
             "python_jobs.labs.montecarlo",
-            *("--size", "1e5", "--workers", "2", "--engines", "numpy,processes", "--chunks", "16384"),
+            *(
+                "--size",
+                "1e5",
+                "--workers",
+                "2",
+                "--engines",
+                "numpy,processes",
+                "--chunks",
+                "16384",
+                "--repeats",
+                "1",
+            ),
             *("--fit-size", "4MB", "--fit-memory", "350MiB", "--no-dashboards", "--out", str(reports)),
             env={"GROCERY_DATA_DIR": str(tmp_path / "data"), "RAY_TMPDIR": str(scratch)},
         )

@@ -94,6 +94,7 @@ def main(
     pandas_memory_gib: Annotated[
         float, typer.Option(help="Address-space cap of the pandas fit's process.")
     ] = 4.0,
+    repeats: Annotated[int, typer.Option(help="Runs of each measurement; the best counts.")] = 2,
     fit: Annotated[bool, typer.Option(help="Run the out-of-core fit.")] = True,
     dashboards: Annotated[
         bool, typer.Option(help="Start Ray's and Dask's dashboards and print their URLs.")
@@ -149,6 +150,7 @@ def main(
             progress.console.print,
             crossover_paths=min(largest, 2**17),
             crossover_chunks=[c for c in (256, 1024, 4096, 16384) if c * 8 <= min(largest, 2**17)],
+            repeats=repeats,
         )
         progress.console.print("random generator alone, one core ...")
         limit = bench.rng_limit(min(largest, 2_000_000))
@@ -183,6 +185,7 @@ def main(
         "when": datetime.now().isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         "workers": workers,
+        "repeats": repeats,
         "largest": largest,
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
@@ -348,7 +351,8 @@ def markdown(s: dict) -> str:
     lines = [
         f"# Monte Carlo lab, N up to {s['largest']:,} paths",
         "",
-        f"`{m['command']}` — {m['when']}, {m['cpus']} CPUs, {m['workers']} workers; load average before/after "
+        f"`{m['command']}` — {m['when']}, {m['cpus']} CPUs, {m['workers']} workers, best of {m['repeats']} runs; "
+        "load average before/after "
         f"{m['load_before'][0]} / {m['load_after'][0]} (other work on the machine distorts the figures).",
         "",
         f"**Bit-identical across engines: {'yes' if s['identical'] else 'NO'}** — every run's exact integer totals "

@@ -102,7 +102,8 @@ def convergence(conv: Convergence, path: Path) -> None:
     right.loglog(n, se, "o-", label="SE, stock-out p")
     right.loglog(n, lost_se, "s-", label="SE, lost units")
     right.loglog(n, np.abs(est - conv.exact_stockout), "x", label="|error|, stock-out p")
-    right.loglog(n, se[0] * np.sqrt(n[0] / n), ":", color="grey", label="∝ 1/sqrt(N)")
+    # Drawn at twice the first SE: on the SE itself it would hide under it.
+    right.loglog(n, 2 * se[0] * np.sqrt(n[0] / n), ":", color="grey", label="∝ 1/sqrt(N) (2x the first SE)")
     right.set_xlabel("N (paths)")
     right.set_title("standard error falls as 1/sqrt(N)")
     right.legend(fontsize=8)
