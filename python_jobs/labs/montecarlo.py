@@ -153,7 +153,7 @@ def main(
             repeats=repeats,
         )
         progress.console.print("random generator alone, one core ...")
-        limit = bench.rng_limit(min(largest, 2_000_000))
+        limit = bench.rng_limit(min(largest, 2_000_000), repeats)
         conv = bench.convergence(min(largest, 1_000_000))
         fits: list[fitlab.FitRun] = []
         history = None
@@ -208,14 +208,14 @@ def summarise(
     """Every figure the report and the console print, from the raw measurements (also written as JSON)."""
     w = results.workers
     largest = max(r.paths for r in results.runs)
-    numpy_best = {  # NumPy's time at each (N, chunk)
-        (r.paths, r.chunk_paths): r.seconds for r in results.runs if r.engine == "numpy"
-    }
+    # The baseline: NumPy's best at the largest N, whatever its chunk (one core does not care about chunks; the
+    # best of its runs is the least disturbed by the machine's other work).
+    numpy_best = min(r.seconds for r in results.runs if r.engine == "numpy" and r.paths == largest)
     engines = []
     for name in dict.fromkeys(r.engine for r in results.runs):
         at_largest = [r for r in results.runs if r.engine == name and r.paths == largest]
         best = min(at_largest, key=lambda r: r.seconds)
-        speedup = numpy_best[(best.paths, best.chunk_paths)] / best.seconds
+        speedup = numpy_best / best.seconds
         over = next((o for o in results.overheads if o.engine == name), None)
         cross = [r for r in results.crossover_runs if r.engine == name]
         numpy_cross = {r.chunk_paths: r for r in results.crossover_runs if r.engine == "numpy"}
@@ -396,7 +396,8 @@ def markdown(s: dict) -> str:
         f"Drawing the kernel's variates alone (the same gamma + Poisson draws, same seeds and block shapes, "
         f"{r['paths']:,} paths): {r['demand_paths_per_s']:,.0f} paths/s, {r['variates_per_s']:,.0f} variates/s; "
         f"uniform doubles: {r['uniform_per_s']:,.0f}/s. The whole simulation on one core (NumPy engine) reaches "
-        f"**{r['simulation_share']:.0%}** of the generator's path rate: the (s, S) policy costs the rest.",
+        f"**{r['simulation_share']:.0%}** of the generator's path rate; the rest is the (s, S) policy's own "
+        "arithmetic. The two are measured minutes apart: on a busy machine the share can even read 100 %.",
         "",
         "## Convergence against the closed form",
         "",
