@@ -346,6 +346,13 @@ def _fmt(x: float | None, spec: str = ",.0f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def _crossover(e: dict) -> str:
+    """The measured crossover, or "> largest chunk" when parallelism lost at every chunk size measured."""
+    if e["crossover_measured"] is None and e["engine"] != "numpy" and e["crossover_points"]:
+        return f"> {max(c for c, _ in e['crossover_points']):,}"
+    return _fmt(e["crossover_measured"])
+
+
 def markdown(s: dict) -> str:
     m = s["meta"]
     lines = [
@@ -371,7 +378,7 @@ def markdown(s: dict) -> str:
             f"| {e['engine']} | {e['memory']} | {e['startup_s']:.2f} | {e['paths_per_s']:,} | {e['best_chunk']:,} | "
             f"{e['speedup']:.2f} | {e['efficiency']:.2f} | {_fmt(e['serial_fraction'], '.3f')} | "
             f"{_fmt(e['round_trip_ms'], '.3f')} | {_fmt(e['per_task_ms'], '.3f')} | "
-            f"{_fmt(e['crossover_measured'])} / {_fmt(e['crossover_model'])} | {e['peak_rss_mib']:,} |"
+            f"{_crossover(e)} / {_fmt(e['crossover_model'])} | {e['peak_rss_mib']:,} |"
         )
     sizes = sorted(
         {k for e in s["engines"] for k in e["by_size"]}, key=lambda k: tuple(map(int, k.split("/")))
@@ -458,7 +465,7 @@ def print_tables(s: dict) -> None:
             f"{e['speedup']:.2f}",
             f"{e['efficiency']:.2f}",
             _fmt(e["round_trip_ms"], ".3f"),
-            f"{_fmt(e['crossover_measured'])} / {_fmt(e['crossover_model'])}",
+            f"{_crossover(e)} / {_fmt(e['crossover_model'])}",
             f"{e['peak_rss_mib']:,}",
         )
     console.print(table)
