@@ -28,7 +28,7 @@ SIZE ?= 100MB
 NAB_DIR ?= ../shared/data/nab
 
 .PHONY: help setup java pipeline test test-fast lint fmt lab-scd2 docs bench-ingest clean \
-	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab \
+	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab lab-montecarlo \
 	pipeline-postgres
 
 help: ## List the targets
@@ -110,6 +110,12 @@ lab-batch: setup ## Batch lab: every engine on the same orders at SIZE (100MB..1
 	$(PY) -m python_jobs.labs.batch --size $(SIZE) $(if $(ENGINE_TIMEOUT_S),--engine-timeout-s $(ENGINE_TIMEOUT_S))
 
 # --- Module 2: streaming (PyFlink, own environment) ------------------------------------------------------------
+# SIZE is shared with lab-batch (100MB there): here it is the largest N, 1e7 unless given on the command line.
+MC_SIZE = $(if $(filter command line environment,$(origin SIZE)),$(SIZE),1e7)
+FIT_SIZE ?= 1GB
+lab-montecarlo: $(VENV)/.synced ## Monte Carlo lab: paths/s of NumPy, processes, Ray, Dask up to SIZE paths (1e7), overheads, RNG limit, memory, convergence; Dask fit of FIT_SIZE (1GB; 10GB) out of core
+	$(PY) -m python_jobs.labs.montecarlo --size $(MC_SIZE) --fit-size $(FIT_SIZE) $(if $(WORKERS),--workers $(WORKERS))
+
 lab-stream: setup ## Streaming lab: replay a day of cold-chain sensors through Flink; latency, late events, detector quality
 	$(STREAMING_PY) -m streaming.lab
 

@@ -16,6 +16,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,8 +35,10 @@ STORES = 20
 CATEGORIES = 12
 DAYS = 364
 FIRST_DAY = date(2025, 1, 6)
-ROWS_PER_FILE = 1_000_000  # ~36 MB in memory: a Dask partition well inside a few hundred MiB worker
-HISTORY_VERSION = 1  # bump when the generator changes: cached histories of another version are rebuilt
+# ~9 MB as Arrow, several times that while pandas groups it: a partition well inside a 400 MiB worker (whose
+# own Python, pandas and pyarrow take ~150 MiB). At 1M rows, 381 MiB workers paused and were restarted.
+ROWS_PER_FILE = 250_000
+HISTORY_VERSION = 2  # bump when the generator changes: cached histories of another version are rebuilt
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ def fit_with_dask(
     settings: ComputeSettings,
     memory_limit: str,
     say: Callable[[str], None],
+    timeout_s: float = 900.0,
 ) -> FitRun:
     """The Dask fit on a fresh LocalCluster whose workers are limited to `memory_limit` each; its
     performance_report (HTML, inline resources: it opens offline) and a picture of the graph on two files."""
@@ -177,8 +181,25 @@ def fit_with_dask(
             say(f"Dask dashboard (fit): {client.dashboard_link}")
         before = client.run(spill_metrics)
         t0 = time.perf_counter()
-        with performance_report(filename=str(reports / "dask-fit-report.html"), mode="inline"):
-            params = fit_dask(client, history.files, history.window)
+        # A watchdog: workers that all pause (unmanaged memory above 80 % of the limit, never released) wait
+        # forever. After `timeout_s` the run is recorded as stopped and the cluster closed.
+        with (
+            performance_report(filename=str(reports / "dask-fit-report.html"), mode="inline"),
+            ThreadPoolExecutor(1) as thread,
+        ):
+            running = thread.submit(fit_dask, client, history.files, history.window)
+            try:
+                params = running.result(timeout=timeout_s)
+            except TimeoutError:
+                client.close()
+                return FitRun(
+                    "dask",
+                    f"stopped at the {timeout_s:.0f} s limit",
+                    timeout_s,
+                    round(sampler.peak_rss_mib, 1),
+                    f"{settings.workers} x {memory_limit}",
+                    note="workers paused or restarting: see the log",
+                )
         wall = time.perf_counter() - t0
         after = client.run(spill_metrics)
         # The graph as this cluster runs it (with a client, Dask picks its shuffle method for the cluster), on

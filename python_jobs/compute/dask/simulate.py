@@ -4,6 +4,8 @@ the workers left."""
 
 from __future__ import annotations
 
+import uuid
+
 from distributed import Client, as_completed
 
 from python_jobs.compute.dask.cluster import dask_client
@@ -18,10 +20,15 @@ def run_simulation(job: SimulationJob) -> list[TaskResult]:
 
 def run_on(client: Client, job: SimulationJob) -> list[TaskResult]:
     """The simulation on a client the caller holds (a test's cluster, the lab's)."""
-    series = client.scatter(job.series, broadcast=True)
+    # Keys unique to this call (the scattered series' too): a second run on the same client with the same keys
+    # would meet the first run's futures being released and fail with "lost dependencies".
+    run = uuid.uuid4().hex[:8]
+    series = client.scatter(job.series, broadcast=True, hash=False)
     tasks = job.tasks()
     futures = [
-        client.submit(run_task, job.spec, series, t, key=f"simulate-{t.series}-{t.block_start}", retries=2)
+        client.submit(
+            run_task, job.spec, series, t, key=f"simulate-{t.series}-{t.block_start}-{run}", retries=2
+        )
         for t in tasks
     ]
     results = []
