@@ -5,6 +5,7 @@ the closed form, the three fits give the same parameters."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -42,8 +43,10 @@ def test_lab_montecarlo_writes_a_sane_report(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 120, "the smoke run should take well under a minute"
     for name in ("report.md", "report.json", "throughput.png", "amdahl.png", "convergence.png"):
         assert (reports / name).stat().st_size > 0, name
-    for name in ("dask-fit-report.html", "dask-fit-graph.png"):
-        assert (reports / name).stat().st_size > 0, name
+    assert (reports / "dask-fit-report.html").stat().st_size > 0
+    # The graph picture needs Graphviz's `dot`, an OS package: .ci/run installs it and says so.
+    if shutil.which("dot") or os.environ.get("GROCERY_REQUIRE_GRAPHVIZ") == "1":
+        assert (reports / "dask-fit-graph.png").stat().st_size > 0
     assert not list(tmp_path.glob(".reports-staging-*")), "the staging folder is removed once published"
     summary = json.loads((reports / "report.json").read_text())
     assert summary["identical"] is True
