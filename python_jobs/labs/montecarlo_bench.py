@@ -142,12 +142,25 @@ def engine_backend(engine: str, settings: ComputeSettings, say: Say) -> Iterator
         ensure_ray(settings)
         if settings.dashboards and dashboard_url():
             say(f"Ray dashboard: {dashboard_url()}")
-        yield get_engine(engine).runner(), None
+        if engine == "ray-actors":
+            import ray
+
+            from python_jobs.compute.ray.actors import actor_pool, close_actor_pool
+
+            # The actors are built once (worker processes, the series copied in) and kept across the runs:
+            # their start-up is timed here, as the other engines' pools are.
+            ray.get([actor.pid.remote() for actor in actor_pool(lab_series(), settings.workers)])
+            try:
+                yield get_engine(engine).runner(), None
+            finally:
+                close_actor_pool()
+        else:
+            yield get_engine(engine).runner(), None
     elif engine == "dask":
         from python_jobs.compute.dask.cluster import dask_client
         from python_jobs.compute.dask.simulate import run_on
 
-        with dask_client(settings) as client:
+        with dask_client(settings, saturate=True) as client:
             if settings.dashboards:
                 say(f"Dask dashboard: {client.dashboard_link}")
             client.gather(client.map(noop, range(settings.workers * 4), pure=False))

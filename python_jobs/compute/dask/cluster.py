@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import dask
 from distributed import Client, LocalCluster
 
 from python_jobs.config import ComputeSettings
@@ -19,8 +20,14 @@ from python_jobs.config import ComputeSettings
 
 @contextlib.contextmanager
 def dask_client(
-    settings: ComputeSettings, *, local_directory: Path | None = None, memory_limit: str | None = None
+    settings: ComputeSettings,
+    *,
+    local_directory: Path | None = None,
+    memory_limit: str | None = None,
+    saturate: bool = False,
 ) -> Iterator[Client]:
+    """A client of the configured scheduler, or of a new LocalCluster. `saturate`: the LocalCluster's scheduler
+    sends every ready task to the workers at once instead of queueing them (for many alike, short tasks)."""
     if settings.dask_scheduler:
         with Client(settings.dask_scheduler, timeout="30s") as client:
             yield client
@@ -28,6 +35,21 @@ def dask_client(
     if local_directory is not None:
         local_directory.mkdir(parents=True, exist_ok=True)
     with (
+        # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which also freezes glibc's mmap
+        # threshold at 128 KiB: every block-sized array the kernel allocates is then a fresh mmap, zeroed page by
+        # page, and the simulation's tasks ran far slower than the same calls in a plain process. Without it,
+        # glibc reuses its heap as in any Python process (docs/compute.md, traps).
+        dask.config.set(
+            {
+                "distributed.nanny.pre-spawn-environ": _worker_environ(),
+                # Queueing keeps a memory-heavy graph (the fit) from loading every input at once; alike, short
+                # tasks (the simulation) are better all sent at once, or each worker waits a round trip to the
+                # scheduler after every task.
+                "distributed.scheduler.worker-saturation": float("inf")
+                if saturate
+                else dask.config.get("distributed.scheduler.worker-saturation"),
+            }
+        ),
         LocalCluster(
             n_workers=settings.workers,
             threads_per_worker=1,
@@ -40,3 +62,9 @@ def dask_client(
         Client(cluster) as client,
     ):
         yield client
+
+
+def _worker_environ() -> dict[str, object]:
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return environ

@@ -14,7 +14,7 @@ from python_jobs.compute.kernel import TaskResult, run_task
 
 
 def run_simulation(job: SimulationJob) -> list[TaskResult]:
-    with dask_client(job.settings) as client:
+    with dask_client(job.settings, saturate=True) as client:
         return run_on(client, job)
 
 

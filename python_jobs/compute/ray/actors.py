@@ -1,48 +1,82 @@
-"""Ray actors as stateful workers: a pool of `workers` actors, each built once with the series in its memory;
-tasks then ship only (first block, last block). An actor that dies is restarted (`max_restarts`) and the
-calls it had not answered are retried on it (`max_task_retries`): the state it needs is rebuilt by its
-constructor, since the series never change."""
+"""Ray actors as stateful workers: a pool of `workers` actors, each built once with the series (the fitted
+parameters) in its memory; calls then ship only the spec and a block range. The pool is kept for the next call
+with the same series and worker count (a lab's many sizes, a service's many requests): building it means new
+worker processes and copies of the series, seconds that a call of a few seconds would otherwise pay each time.
+
+An actor that dies is restarted (`max_restarts`) and the calls it had not answered are retried on it
+(`max_task_retries`): the state it needs is rebuilt by its constructor, since the series never change."""
 
 from __future__ import annotations
+
+import hashlib
+import os
 
 import ray
 from ray.util import ActorPool
 
 from python_jobs.compute.engines import SimulationJob
 from python_jobs.compute.kernel import Task, TaskResult, run_task
-from python_jobs.compute.model import Series, SimulationSpec
+from python_jobs.compute.model import SERIES_COLUMNS, Series, SimulationSpec
 from python_jobs.compute.ray.runtime import ensure_ray
 
 
 @ray.remote(max_restarts=2, max_task_retries=2)
 class SimulationWorker:
-    def __init__(self, spec: SimulationSpec, series: Series) -> None:
-        self.spec = spec
+    def __init__(self, series: Series) -> None:
         self.series = series
         self.tasks_done = 0
 
-    def run(self, task: Task) -> TaskResult:
+    def run(self, spec: SimulationSpec, task: Task) -> TaskResult:
         self.tasks_done += 1
-        return run_task(self.spec, self.series, task)
+        return run_task(spec, self.series, task)
 
     def pid(self) -> int:
-        import os
-
         return os.getpid()
+
+
+# (series fingerprint, workers, Ray job) -> the actors of the pool kept from the last call.
+_kept: tuple[tuple[str, int, str], list] | None = None
+
+
+def _fingerprint(series: Series) -> str:
+    digest = hashlib.sha256()
+    for column in SERIES_COLUMNS:
+        digest.update(getattr(series, column).tobytes())
+    return digest.hexdigest()
+
+
+def actor_pool(series: Series, workers: int) -> list:
+    """The kept pool when it serves these series with this many workers in this Ray job; a new one otherwise."""
+    global _kept
+    key = (_fingerprint(series), workers, ray.get_runtime_context().get_job_id())
+    if _kept is not None and _kept[0] == key:
+        return _kept[1]
+    close_actor_pool()
+    # The series by value, not as an object-store reference: a restarted actor is rebuilt from its
+    # constructor's arguments, and an argument held only in the object store could be gone by then.
+    actors = [SimulationWorker.remote(series) for _ in range(workers)]
+    _kept = (key, actors)
+    return actors
+
+
+def close_actor_pool() -> None:
+    global _kept
+    if _kept is not None and ray.is_initialized():
+        for actor in _kept[1]:
+            ray.kill(actor)
+    _kept = None
 
 
 def run_simulation(job: SimulationJob) -> list[TaskResult]:
     ensure_ray(job.settings)
-    # The series by value, not as an object-store reference: a restarted actor is rebuilt from its
-    # constructor's arguments, and an argument held only in the object store could be gone by then.
-    actors = [SimulationWorker.remote(job.spec, job.series) for _ in range(job.workers)]
+    actors = actor_pool(job.series, job.workers)
+    results = []
     try:
         pool = ActorPool(actors)
-        results = []
-        for result in pool.map_unordered(lambda actor, task: actor.run.remote(task), job.tasks()):
+        for result in pool.map_unordered(lambda actor, task: actor.run.remote(job.spec, task), job.tasks()):
             results.append(result)
             job.progress(1)
-        return results
-    finally:
-        for actor in actors:
-            ray.kill(actor)
+    except BaseException:
+        close_actor_pool()  # a pool that failed a call is not kept: the next call builds a fresh one
+        raise
+    return results
