@@ -35,7 +35,10 @@ def _stop_ray_after_this_module():
     yield
     import ray
 
+    from python_jobs.compute.ray.actors import close_actor_pool
+
     if ray.is_initialized():
+        close_actor_pool()
         ray.shutdown()
 
 

@@ -8,6 +8,7 @@ An actor that dies is restarted (`max_restarts`) and the calls it had not answer
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 
@@ -34,7 +35,7 @@ class SimulationWorker:
         return os.getpid()
 
 
-# (series fingerprint, workers, Ray job) -> the actors of the pool kept from the last call.
+# (series fingerprint, workers, Ray node and job) -> the actors of the pool kept from the last call.
 _kept: tuple[tuple[str, int, str], list] | None = None
 
 
@@ -48,7 +49,10 @@ def _fingerprint(series: Series) -> str:
 def actor_pool(series: Series, workers: int) -> list:
     """The kept pool when it serves these series with this many workers in this Ray job; a new one otherwise."""
     global _kept
-    key = (_fingerprint(series), workers, ray.get_runtime_context().get_job_id())
+    context = ray.get_runtime_context()
+    # The node too: after ray.shutdown and a new runtime, the first job's id repeats, and the kept handles
+    # would name actors of a runtime that is gone.
+    key = (_fingerprint(series), workers, f"{context.get_node_id()}/{context.get_job_id()}")
     if _kept is not None and _kept[0] == key:
         return _kept[1]
     close_actor_pool()
@@ -61,10 +65,11 @@ def actor_pool(series: Series, workers: int) -> list:
 
 def close_actor_pool() -> None:
     global _kept
-    if _kept is not None and ray.is_initialized():
-        for actor in _kept[1]:
-            ray.kill(actor)
-    _kept = None
+    kept, _kept = _kept, None
+    if kept is not None and ray.is_initialized():
+        for actor in kept[1]:
+            with contextlib.suppress(Exception):  # an actor of a runtime already shut down: nothing to kill
+                ray.kill(actor)
 
 
 def run_simulation(job: SimulationJob) -> list[TaskResult]:
