@@ -160,9 +160,9 @@ class ComputeSettings:
         "pandas"  # the pipeline step's demand fit: pandas (in memory) or dask (out of core, on the cluster)
     )
     workers: int = 2
-    paths: int = 20_000  # Monte Carlo paths per store x category
+    paths: int = 10_000  # Monte Carlo paths per store x category (a probability near 0.1 to +-0.003)
     chunk_paths: int = 8192  # paths per task: a multiple of the block size
-    tune_paths: int = 2048  # paths per policy when the job searches each series' reorder policy
+    tune_paths: int = 1024  # paths per policy when the job searches each series' reorder policy
     ray_address: str | None = None
     dask_scheduler: str | None = None
     dask_memory_limit: str = (
