@@ -70,6 +70,17 @@ class Settings:
         except ValueError:
             raise ValueError(f"a day is YYYY-MM-DD or a day number, not {text!r}") from None
 
+    def at(self, data_dir: Path | None = None, warehouse: Path | None = None) -> Settings:
+        """These settings pointed at another data folder (and its warehouse.duckdb) and/or another warehouse
+        file: what every CLI's --data-dir and --warehouse options mean."""
+        settings = self
+        if data_dir is not None:
+            data_dir = data_dir.resolve()
+            settings = settings.with_(data_dir=data_dir, warehouse_path=data_dir / "warehouse.duckdb")
+        if warehouse is not None:
+            settings = settings.with_(warehouse_path=warehouse.resolve())
+        return settings
+
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)
 

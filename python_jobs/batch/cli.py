@@ -22,13 +22,7 @@ DataDir = Annotated[
 
 
 def _settings(data_dir: Path | None, warehouse: Path | None = None) -> Settings:
-    settings = load_settings()
-    if data_dir is not None:
-        data_dir = data_dir.resolve()
-        settings = settings.with_(data_dir=data_dir, warehouse_path=data_dir / "warehouse.duckdb")
-    if warehouse is not None:
-        settings = settings.with_(warehouse_path=warehouse.resolve())
-    return settings
+    return load_settings().at(data_dir, warehouse)
 
 
 def _day(settings: Settings, day: str) -> date:

@@ -34,14 +34,7 @@ CrashAt = Annotated[
 
 
 def _settings(data_dir: Path | None, warehouse: Path | None) -> Settings:
-    settings = load_settings()
-    if data_dir is not None:
-        settings = settings.with_(
-            data_dir=data_dir.resolve(), warehouse_path=(data_dir / "warehouse.duckdb").resolve()
-        )
-    if warehouse is not None:
-        settings = settings.with_(warehouse_path=warehouse.resolve())
-    return settings
+    return load_settings().at(data_dir, warehouse)
 
 
 def run_load(
