@@ -21,7 +21,6 @@ import pandas as pd
 import pyarrow.dataset as pads
 
 from python_jobs.compute.model import ParameterError
-from python_jobs.config import ComputeSettings
 
 INPUT_COLUMNS = ("order_date", "store_id", "category_id", "item_count", "revenue_cents")
 SUM_COLUMNS = ("store_id", "category_id", "sales_days", "units", "units_sq", "revenue_cents")
@@ -89,20 +88,6 @@ def fit_pandas(files: list[Path], window: Window) -> pd.DataFrame:
         ["item_count", "revenue_cents"]
     ].sum()
     return params_from_sums(daily_to_sums(daily), window)
-
-
-def fit_history(files: list[Path], window: Window, compute: ComputeSettings) -> pd.DataFrame:
-    """The fit `compute.fit` names: pandas in this process, or Dask on the configured cluster (a LocalCluster
-    unless GROCERY_DASK_SCHEDULER points at one). Both give the same parameters."""
-    if compute.fit == "pandas":
-        return fit_pandas(files, window)
-    if compute.fit == "dask":
-        from python_jobs.compute.dask.cluster import dask_client
-        from python_jobs.compute.dask.fit import fit_dask
-
-        with dask_client(compute) as client:
-            return fit_dask(client, files, window)
-    raise ParameterError(f"unknown fit {compute.fit!r}; one of pandas, dask")
 
 
 def params_from_sums(sums: pd.DataFrame, window: Window) -> pd.DataFrame:

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 
 from python_jobs.batch.published import daily_files_as_of
 from python_jobs.compute.engines import Progress, SimulationJob, simulate
-from python_jobs.compute.fit import HistoryError, Window, fit_history, rule_of_thumb_policy
-from python_jobs.compute.model import Series, SimulationSpec
+from python_jobs.compute.fit import HistoryError, Window, fit_pandas, rule_of_thumb_policy
+from python_jobs.compute.model import ParameterError, Series, SimulationSpec
 from python_jobs.compute.policy import CostModel, evaluate_policy, grid_search, row_of, space_in_days
 from python_jobs.compute.risk import risk_of
 from python_jobs.config import ComputeSettings, Settings
@@ -94,6 +94,20 @@ def risk_rows(
     )
     frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
     return frame
+
+
+def fit_history(files: list[Path], window: Window, compute: ComputeSettings) -> pd.DataFrame:
+    """The fit `compute.fit` names: pandas in this process, or Dask on the configured cluster (a LocalCluster
+    unless GROCERY_DASK_SCHEDULER points at one). Both give the same parameters."""
+    if compute.fit == "pandas":
+        return fit_pandas(files, window)
+    if compute.fit == "dask":
+        from python_jobs.compute.dask.cluster import dask_client
+        from python_jobs.compute.dask.fit import fit_dask
+
+        with dask_client(compute) as client:
+            return fit_dask(client, files, window)
+    raise ParameterError(f"unknown fit {compute.fit!r}; one of pandas, dask")
 
 
 def recommend_policies(settings: Settings, compute: ComputeSettings, series: Series) -> pd.DataFrame:
