@@ -78,18 +78,22 @@ def make_polygons(rng: np.random.Generator) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"id": np.arange(1, len(geoms) + 1)}, geometry=geoms, crs=CRS)
 
 
-def make_points(rng: np.random.Generator) -> gpd.GeoDataFrame:
-    """Uniform over the grid plus a margin outside it, so some points fall in no polygon at all."""
+def make_points(rng: np.random.Generator, polygons: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Uniform over the grid plus a margin outside it, so some points fall in no polygon at all; plus one vertex
+    of every tenth polygon, on its boundary, so it is within no polygon of its own (the engines must agree)."""
     span = GRID * CELL
     x = rng.uniform(ORIGIN[0] - 0.05 * span, ORIGIN[0] + 1.05 * span, N_POINTS)
     y = rng.uniform(ORIGIN[1] - 0.05 * span, ORIGIN[1] + 1.05 * span, N_POINTS)
-    return gpd.GeoDataFrame({"id": np.arange(1, N_POINTS + 1)}, geometry=shapely.points(x, y), crs=CRS)
+    vertices = [shapely.Point(poly.exterior.coords[0]) for poly in polygons.geometry.iloc[::10]]
+    geoms = [*shapely.points(x, y), *vertices]
+    return gpd.GeoDataFrame({"id": np.arange(1, len(geoms) + 1)}, geometry=geoms, crs=CRS)
 
 
 @pytest.fixture(scope="module")
 def frames() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     rng = np.random.default_rng(SEED)
-    return make_polygons(rng), make_points(rng)
+    polygons = make_polygons(rng)
+    return polygons, make_points(rng, polygons)
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +178,9 @@ def test_postgis_join_equals_geopandas_and_duckdb(
     ).fetchone()[0]
     assert joined + unmatched == len(points)
     assert unmatched > 0 and (per_point == 1).any() and (per_point > 1).any()
+    # A vertex point (ids after N_POINTS; the k-th is a vertex of polygon 10k + 1) is never within its polygon.
+    own = {(N_POINTS + 1 + k, 10 * k + 1) for k in range(len(points) - N_POINTS)}
+    assert not own & set(pairs)
 
 
 def test_join_plan_uses_gist_index(geo_con: psycopg.Connection, loaded: None) -> None:
