@@ -226,6 +226,13 @@ def test_reproject_raster_nearest_for_masks_bilinear_for_reflectance(tmp_path: P
         warped = dst.read(1)
         pixel_m2 = abs(dst.transform.a * dst.transform.e)
     assert set(np.unique(warped)) <= {0, 1, MASK_NODATA}  # nearest invents no class
+    # Why nearest: classes 0 and 2 side by side. Bilinear invents class 1 on their border; nearest can't.
+    classes = np.where(np.arange(50) % 10 < 5, 0, 2).astype(np.uint8)[None, :].repeat(50, axis=0)
+    classes_path = _write_mask(tmp_path / "classes.tif", classes)
+    for kind, invented in (("mask", False), ("continuous", True)):
+        out = reproject_raster(classes_path, "EPSG:32631", tmp_path / f"classes_{kind}.tif", kind=kind)
+        with rasterio.open(out) as dst:
+            assert (1 in dst.read(1)) is invented
     # The built-up area survives the warp to within a few % (edge pixels snap either way).
     assert np.count_nonzero(warped == 1) * pixel_m2 == pytest.approx(500 * 900, rel=0.05)
 
@@ -236,3 +243,7 @@ def test_reproject_raster_nearest_for_masks_bilinear_for_reflectance(tmp_path: P
         values = dst.read(1, masked=True).compressed()
     assert values.min() >= ramp.min() - 1e-6 and values.max() <= ramp.max() + 1e-6
     assert len(np.setdiff1d(values, ramp)) > 0  # bilinear interpolates between source values
+    # An integer raster without nodata is refused: the warp's uncovered corners would read as valid 0.
+    bare = write_raster(tmp_path / "bare.tif", [mask], None, "uint8")
+    with pytest.raises(ValueError, match="no nodata"):
+        reproject_raster(bare, "EPSG:32631", tmp_path / "bare_31.tif", kind="mask")

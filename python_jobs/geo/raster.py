@@ -228,17 +228,31 @@ def reproject_raster(
 ) -> Path:
     """Every band of `src_path` warped to `dst_crs` on GDAL's default grid for that CRS.
 
-    `kind="mask"` resamples with nearest neighbour: a class raster must keep its codes (bilinear would
-    invent 0.5 "half built-up" and blend 255 nodata into neighbours). `kind="continuous"` (reflectance,
-    indices) uses bilinear: smoother and unbiased for a physical quantity. Nodata stays nodata.
+    `kind="mask"` resamples with nearest neighbour: a class raster must keep its codes (bilinear blends
+    classes 0 and 2 into a 1 neither neighbour has; on a 0/1 mask it silently becomes a 0.5 threshold).
+    `kind="continuous"` (reflectance, indices) uses bilinear: smoother, and a physical quantity between
+    two pixels is well estimated by interpolation. Nodata stays nodata.
     """
     resampling = Resampling.nearest if kind == "mask" else Resampling.bilinear
     dst_crs = CRS.from_user_input(dst_crs)
     with rasterio.open(src_path) as src:
+        nodata = src.nodata
+        if nodata is None:
+            # The warped grid has corners the source doesn't cover: they need a nodata value, or they'd be
+            # written as valid 0 ("not built-up", "zero reflectance").
+            if not np.issubdtype(np.dtype(src.dtypes[0]), np.floating):
+                raise ValueError(f"{src_path} has no nodata value: set one before warping an integer raster")
+            nodata = np.nan
         transform, width, height = calculate_default_transform(
             src.crs, dst_crs, src.width, src.height, *src.bounds
         )
-        profile = src.profile | {"crs": dst_crs, "transform": transform, "width": width, "height": height}
+        profile = src.profile | {
+            "crs": dst_crs,
+            "transform": transform,
+            "width": width,
+            "height": height,
+            "nodata": nodata,
+        }
         with rasterio.open(dst_path, "w", **profile) as dst:
             for band in range(1, src.count + 1):
                 reproject(
@@ -249,7 +263,7 @@ def reproject_raster(
                     dst_transform=transform,
                     dst_crs=dst_crs,
                     src_nodata=src.nodata,
-                    dst_nodata=src.nodata,
+                    dst_nodata=nodata,
                     resampling=resampling,
                 )
     return dst_path
