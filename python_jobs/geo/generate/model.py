@@ -85,7 +85,7 @@ class Metro:
         t = year - BASE_YEAR
         # Compact towns: inside a radius that grows with the year, with a ragged edge.
         relative = np.stack(
-            [(c.radius(year) - d) / c.radius(year) for c, d in zip(self.cities, self.dist_city)]
+            [(c.radius(year) - d) / c.radius(year) for c, d in zip(self.cities, self.dist_city, strict=True)]
         )
         town = relative.max(axis=0) + 0.25 * self.noise > 0
         # Ribbon development: a corridor along the main roads that widens and reaches further out each year.
