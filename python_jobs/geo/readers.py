@@ -111,8 +111,8 @@ def read_raster(
         return RasterResult(path, data, source_crs, transform, nodata, names, tags, False, source_crs)
 
     height, width = data.shape[1:]
-    left, top = transform * (0, 0)
-    right, bottom = transform * (width, height)
+    left, top = transform @ (0, 0)
+    right, bottom = transform @ (width, height)
     dst_transform, dst_width, dst_height = calculate_default_transform(
         source_crs, target, width, height, left=left, bottom=bottom, right=right, top=top
     )

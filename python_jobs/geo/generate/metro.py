@@ -81,7 +81,9 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 def _block(size: int) -> int:
-    return 256 if size >= 256 else max(16, size // 16 * 16)
+    # 256 from 512 px up; smaller test rasters still get more than one tile (a block as big as the image
+    # would make GDAL report the file as striped).
+    return 256 if size >= 512 else max(16, size // 2 // 16 * 16)
 
 
 def _write_tiff(
@@ -178,7 +180,7 @@ def _stores(metro: Metro, built_last: np.ndarray) -> gpd.GeoDataFrame:
         city = metro.cities[vocab.CITIES.index(site.city)]
         for _ in range(100):  # a built spot near the centre; the centre itself if none turns up
             dx, dy = gen.normal(0.0, 0.4 * city.radius_2000, 2)
-            row, col = ~metro.transform * (city.x + dx, city.y + dy)
+            row, col = ~metro.transform @ (city.x + dx, city.y + dy)
             r, c = int(col), int(row)
             if 0 <= r < metro.size_px and 0 <= c < metro.size_px and built_last[c, r]:
                 xy.append((city.x + dx, city.y + dy))
@@ -231,7 +233,7 @@ def _customers(metro: Metro, settings: Settings | None, built_last: np.ndarray) 
         pick = cells[gen.integers(0, len(cells), len(mine))]
         rows, cols = np.divmod(pick, metro.size_px)
         jitter = gen.random((len(mine), 2))
-        x[mine], y[mine] = metro.transform * (cols + jitter[:, 0], rows + jitter[:, 1])
+        x[mine], y[mine] = metro.transform @ (cols + jitter[:, 0], rows + jitter[:, 1])
     return gpd.GeoDataFrame(
         {"customer_id": customers.ids, "city": [vocab.CITIES[c] for c in customers.city.tolist()]},
         geometry=shapely.points(x, y),
