@@ -35,8 +35,9 @@ class SimulationWorker:
         return os.getpid()
 
 
-# (series fingerprint, workers, Ray node and job) -> the actors of the pool kept from the last call.
-_kept: tuple[tuple[str, int, str], list] | None = None
+# (series fingerprint, workers, Ray node and job) -> the actors of the pool kept from the last call, and the
+# object-store reference of the series they were built from.
+_kept: tuple[tuple[str, int, str], list, object] | None = None
 
 
 def _fingerprint(series: Series) -> str:
@@ -56,10 +57,13 @@ def actor_pool(series: Series, workers: int) -> list:
     if _kept is not None and _kept[0] == key:
         return _kept[1]
     close_actor_pool()
-    # The series by value, not as an object-store reference: a restarted actor is rebuilt from its
-    # constructor's arguments, and an argument held only in the object store could be gone by then.
-    actors = [SimulationWorker.remote(series) for _ in range(workers)]
-    _kept = (key, actors)
+    # A restarted actor is rebuilt from its constructor's arguments, which Ray keeps in the object store (NumPy
+    # arrays always go there); once the caller's reference is gone they may be deleted, and the restart fails
+    # ("has already been deleted by the reference counting protocol"). So the pool holds the reference for as
+    # long as it lives.
+    series_ref = ray.put(series)
+    actors = [SimulationWorker.remote(series_ref) for _ in range(workers)]
+    _kept = (key, actors, series_ref)
     return actors
 
 
