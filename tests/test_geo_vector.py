@@ -214,3 +214,18 @@ def test_nearest_store_matches_brute_force(metro: GeoPaths) -> None:
     assert got["distance_m"].to_numpy() == pytest.approx(want["distance_m"].to_numpy(), rel=1e-9)
     # Metres, not degrees: within the metro's extent, and not all below one degree's worth of "units".
     assert got["distance_m"].max() < SIZE * 30 * 1.5 and got["distance_m"].max() > 1.0
+
+
+@pytest.mark.parametrize(("layer", "key"), [("tracts", "tract_id"), ("delivery_zones", "store_id")])
+def test_grid_pre_index_equals_sjoin_with_fewer_tests(
+    layers: dict[str, gpd.GeoDataFrame], layer: str, key: str
+) -> None:
+    polygons = layers[layer].explode(index_parts=False)
+    points = _with_vertex_points(layers["customers"], polygons)
+    stats: dict[str, int] = {}
+    assert v.pairs_grid(
+        points, polygons, "customer_id", key, cells_per_side=32, stats=stats
+    ) == v.pairs_sjoin(points, polygons, "customer_id", key)
+    # Interior cells assign points without a predicate, so fewer exact tests than points were needed.
+    assert stats["assigned_without_test"] > 0
+    assert stats["exact_tests"] < len(points)
