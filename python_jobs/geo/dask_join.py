@@ -56,8 +56,10 @@ def sjoin_dask(
     else:
         dpoints = dask_geopandas.read_parquet(str(Path(points).resolve()), columns=[point_id, "geometry"])
     crs = dpoints.crs
-    # Hilbert shuffle: each partition becomes a compact patch of the map with a small hull.
-    dpoints = dpoints.spatial_shuffle(by="hilbert", npartitions=npartitions)
+    if dpoints.spatial_partitions is None:
+        # Hilbert shuffle: each partition becomes a compact patch of the map with a small hull. A spatially
+        # partitioned dataset already is that (read_parquet takes each file's hull from its GeoParquet bbox).
+        dpoints = dpoints.spatial_shuffle(by="hilbert", npartitions=npartitions)
     dtracts = dask_geopandas.from_geopandas(
         tracts[["tract_id", "geometry"]].to_crs(crs), npartitions=tract_partitions
     ).spatial_shuffle(by="hilbert", npartitions=tract_partitions)
