@@ -155,10 +155,14 @@ def _write_version(
         folder.mkdir()
         path = folder / "part-0.parquet"
         part.to_parquet(path, index=False, write_covering_bbox=True, row_group_size=row_group_size)
-        row_groups += pq.ParquetFile(path).metadata.num_row_groups
+        md = pq.read_metadata(path)
+        row_groups += md.num_row_groups
         partitions[key] = {
             "file": str(path.relative_to(out)),
             "rows": len(part),
+            # Totals kept here so a reader reports them without opening the files it skips.
+            "row_groups": md.num_row_groups,
+            "bytes": sum(_row_group_bytes(md, i) for i in range(md.num_row_groups)),
             "bbox": [float(v) for v in part.total_bounds],
         }
     manifest = {
@@ -201,14 +205,12 @@ def read_bbox(root: Path | str, bbox: BBox | None = None) -> ReadResult:
     tables: list[pa.Table] = []
     files_read = rg_read = bytes_read = rg_total = bytes_total = 0
     for key, entry in sorted(manifest["partitions"].items()):
-        md = pq.read_metadata(base / entry["file"])
-        rg_total += md.num_row_groups
-        bytes_total += sum(_row_group_bytes(md, i) for i in range(md.num_row_groups))
-        # The totals above come from the footers for the report only; a reader that did not need them would
-        # take them from the manifest and open nothing here.
+        rg_total += entry["row_groups"]
+        bytes_total += entry["bytes"]
         if bbox is not None and not _meets(cell_extent(key, extent), bbox):
-            continue
+            continue  # skipped without opening the file
         files_read += 1
+        md = pq.read_metadata(base / entry["file"])
         cols = _bbox_column_indices(md)
         wanted = []
         for i in range(md.num_row_groups):
