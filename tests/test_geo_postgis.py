@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import duckdb
-import duckdb_extension_spatial
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -25,6 +23,7 @@ import pytest
 import shapely
 from shapely import affinity
 
+from python_jobs.geo.duckdb_spatial import spatial_extension_file
 from python_jobs.geo.postgis import (
     PostGISUnavailableError,
     enable_postgis,
@@ -106,18 +105,6 @@ def loaded(geo_con: psycopg.Connection, frames: tuple[gpd.GeoDataFrame, gpd.GeoD
 def geopandas_pairs(polygons: gpd.GeoDataFrame, points: gpd.GeoDataFrame) -> list[tuple[int, int]]:
     joined = gpd.sjoin(points, polygons, how="inner", predicate="within", lsuffix="pt", rsuffix="pg")
     return sorted(zip(joined["id_pt"].astype(int), joined["id_pg"].astype(int), strict=True))
-
-
-def spatial_extension_file() -> Path:
-    """The spatial extension shipped by the pip package duckdb-extension-spatial (as attach.py does for postgres)."""
-    path = (
-        Path(duckdb_extension_spatial.__file__).parent
-        / "extensions"
-        / f"v{duckdb.__version__}"
-        / "spatial.duckdb_extension"
-    )
-    assert path.is_file(), f"{path} missing: duckdb-extension-spatial must match duckdb {duckdb.__version__}"
-    return path
 
 
 def duckdb_pairs(polygons: gpd.GeoDataFrame, points: gpd.GeoDataFrame) -> list[tuple[int, int]]:

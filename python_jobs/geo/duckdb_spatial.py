@@ -16,22 +16,13 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from python_jobs.duckdb_extensions import extension_file
+
 Pair = tuple[Any, Any]  # (point id, polygon id), ids as the frames hold them (int or str)
 
 
-class SpatialExtensionMissingError(Exception):
-    pass
-
-
 def spatial_extension_file() -> Path:
-    folder = Path(duckdb_extension_spatial.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-    path = folder / "spatial.duckdb_extension"
-    if not path.is_file():
-        raise SpatialExtensionMissingError(
-            f"{path} is missing: duckdb-extension-spatial must have the same version as duckdb "
-            f"({duckdb.__version__}); run `make setup`"
-        )
-    return path
+    return extension_file(duckdb_extension_spatial, "spatial")
 
 
 def connect(memory_limit: str = "512MB") -> duckdb.DuckDBPyConnection:

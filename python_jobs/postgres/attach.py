@@ -13,22 +13,13 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_postgres_scanner
 
+from python_jobs.duckdb_extensions import extension_file
+
 POSTGRES = "pg"
 
 
-class ExtensionMissingError(Exception):
-    pass
-
-
 def postgres_extension_file() -> Path:
-    folder = Path(duckdb_extension_postgres_scanner.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-    path = folder / "postgres_scanner.duckdb_extension"
-    if not path.is_file():
-        raise ExtensionMissingError(
-            f"{path} is missing: duckdb-extension-postgres-scanner must have the same version as duckdb "
-            f"({duckdb.__version__}); run `make setup`"
-        )
-    return path
+    return extension_file(duckdb_extension_postgres_scanner, "postgres_scanner")
 
 
 def warehouse_catalog(warehouse: Path) -> str:
