@@ -130,7 +130,8 @@ def main(
         headline += f"; {len(empty)} empty on both sides ({', '.join(empty)})"
         if built_here:
             headline += (
-                ": their engines' steps (Spark, Flink) are not part of this build; `make pipeline` feeds them"
+                ": their engines' steps (Spark, Flink, Monte Carlo) are not part of this build; "
+                "`make pipeline` feeds them"
             )
     console.print(f"{headline} ({warehouse})")
 
