@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,10 @@ from python_jobs.geo.crs import to_metric
 from python_jobs.geo.readers import read_vector
 
 # --------------------------------------------------------------------------------------------- road graph
+
+# Straight from a door to the nearest road of the generated network (which has only the main roads): a slow
+# street speed, so living far from a main road costs time as it would.
+DEFAULT_ACCESS_KMH = 20.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,46 @@ def travel_matrix(graph: nx.Graph, depot: int, stops: Sequence[int]) -> TravelMa
             minutes[i, j] = dist[target]
             km[i, j] = nx.path_weight(graph, paths[target], "length_m") / 1000.0
     return TravelMatrix(minutes, km)
+
+
+def road_minutes(
+    roads: RoadGraph, access_kmh: float = DEFAULT_ACCESS_KMH
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A door-to-door travel time over the road graph, for `siting.site_new_stores(travel_minutes=...)`.
+
+    Each end walks or drives straight to its nearest graph node at `access_kmh` (the streets the generated
+    network leaves out), then the fastest path on the graph. The callable takes (origins (n, 2), destinations
+    (m, 2)) in metres of `roads.crs` and returns minutes (n, m). One Dijkstra per distinct destination node,
+    all at once in scipy's compiled csgraph; the graph is undirected, so from the destination is the same.
+    """
+    if access_kmh <= 0:
+        raise ValueError("access_kmh must be positive")
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import dijkstra
+
+    graph = roads.graph
+    n = graph.number_of_nodes()
+    edges = np.array([(a, b, d["minutes"]) for a, b, d in graph.edges(data=True)])
+    rows = np.concatenate([edges[:, 0], edges[:, 1]]).astype(np.int64)
+    cols = np.concatenate([edges[:, 1], edges[:, 0]]).astype(np.int64)
+    weights = np.concatenate([edges[:, 2], edges[:, 2]])
+    matrix = csr_array((weights, (rows, cols)), shape=(n, n))
+    node_xy = np.array([(graph.nodes[i]["x"], graph.nodes[i]["y"]) for i in range(n)])
+    tree = shapely.STRtree(shapely.points(node_xy))
+    metres_per_minute = access_kmh * 1000.0 / 60.0
+
+    def snap(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        (_, node), dist = tree.query_nearest(shapely.points(xy), return_distance=True, all_matches=False)
+        return node, dist / metres_per_minute
+
+    def minutes(origins: np.ndarray, destinations: np.ndarray) -> np.ndarray:
+        o_node, o_access = snap(np.asarray(origins, dtype=float))
+        d_node, d_access = snap(np.asarray(destinations, dtype=float))
+        targets, which = np.unique(d_node, return_inverse=True)
+        on_graph = dijkstra(matrix, directed=False, indices=targets)  # (targets, n nodes)
+        return on_graph[which][:, o_node].T + o_access[:, None] + d_access[None, :]
+
+    return minutes
 
 
 def minutes_matrix(graph: nx.Graph, depot: int, stops: Sequence[int]) -> np.ndarray:
