@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from python_jobs.cli_support import parse_days
 from python_jobs.config import REPO_ROOT, TELEMETRY_OFF, load_settings
 from python_jobs.orchestration.tools import dbt_day_env
 
@@ -53,10 +54,7 @@ def main(
 ) -> None:
     """Build the dbt project for each DAY in order, on the warehouse of profiles/ (WAREHOUSE_PATH)."""
     settings = load_settings()
-    try:
-        days = sorted(settings.parse_day(d) for d in day)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--day") from error
+    days = parse_days(settings, day)
     try:
         build_days(days)
     except RuntimeError as error:

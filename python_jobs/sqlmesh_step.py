@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from python_jobs.cli_support import parse_days
 from python_jobs.config import REPO_ROOT, TELEMETRY_OFF, load_settings
 
 if TYPE_CHECKING:
@@ -93,10 +94,7 @@ def main(
     each DAY in calendar order."""
     settings = load_settings()
     target = warehouse or settings.warehouse_path
-    try:
-        days = sorted(settings.parse_day(d) for d in day)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--day") from error
+    days = parse_days(settings, day)
     # A log file per run in the project's logs/ folder, as the `sqlmesh` CLI writes one per command: the SQL
     # each model and audit ran, with timestamps, is how a slow day is read.
     from sqlmesh import configure_logging

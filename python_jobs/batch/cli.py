@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import resource
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 
 from python_jobs.batch.engines import ENGINES, get_engine
+from python_jobs.cli_support import known_name, parse_day
 from python_jobs.config import Settings, load_modin_settings, load_settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -25,21 +25,6 @@ def _settings(data_dir: Path | None, warehouse: Path | None = None) -> Settings:
     return load_settings().at(data_dir, warehouse)
 
 
-def _day(settings: Settings, day: str) -> date:
-    try:
-        return settings.parse_day(day)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--day") from error
-
-
-def _known_engine(name: str) -> str:
-    try:
-        get_engine(name)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return name
-
-
 @app.callback()
 def main() -> None:
     """Batch jobs of module 1: Spark (DataFrame, SQL, RDD), pandas, DuckDB and Polars on the orders data."""
@@ -49,7 +34,7 @@ def main() -> None:
 def engine(
     name: Annotated[
         str,
-        typer.Argument(help=", ".join(ENGINES), callback=_known_engine),
+        typer.Argument(help=", ".join(ENGINES), callback=known_name(get_engine)),
     ],
     out: Annotated[Path, typer.Option(help="Folder for the three output tables.")],
     data_dir: DataDir = None,
@@ -85,7 +70,7 @@ def engine(
             settings.landing_dir,
             settings.seeds_dir,
             out.resolve(),
-            through=_day(settings, day) if day else None,
+            through=parse_day(settings, day) if day else None,
             spark=spark,
             modin=load_modin_settings(),
         )
@@ -121,7 +106,7 @@ def spark_run(
 
     settings = _settings(data_dir)
     spark_settings = load_spark_settings(settings.data_dir)
-    days = landing_days(settings.landing_dir, _day(settings, day))
+    days = landing_days(settings.landing_dir, parse_day(settings, day))
     done = [] if force else [d for d in days if is_completed(settings, d)]
     for finished in done:
         console.print(f"{finished}: already done, skipped")
@@ -157,7 +142,7 @@ def load(
 
     settings = _settings(data_dir, warehouse)
     try:
-        loaded = load_day(settings, _day(settings, day))
+        loaded = load_day(settings, parse_day(settings, day))
     except RunNotDoneError as exc:
         console.print(f"[bold red]not loaded:[/] {exc}")
         raise typer.Exit(2) from None

@@ -12,7 +12,6 @@ returns facts worth reporting (bytes it spilled, where it can tell).
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from python_jobs.batch.semantics import landing_days
+from python_jobs.cli_support import import_entry
 from python_jobs.config import ModinSettings
 
 if TYPE_CHECKING:
@@ -51,8 +51,7 @@ class Engine:
     run: str  # the runner, "module:function", imported when the engine runs
 
     def runner(self) -> Runner:
-        module, _, function = self.run.partition(":")
-        return getattr(importlib.import_module(module), function)
+        return import_entry(self.run)
 
 
 ENGINES: dict[str, Engine] = {

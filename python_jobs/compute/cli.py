@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from python_jobs.cli_support import known_name, parse_days
 from python_jobs.compute.engines import ENGINES, get_engine
 from python_jobs.config import Settings, load_compute_settings, load_settings
 
@@ -30,23 +31,7 @@ def _settings(data_dir: Path | None, warehouse: Path | None = None) -> Settings:
 
 
 def _days(settings: Settings, days: list[str] | None, count: int | None) -> list[date]:
-    if bool(days) == (count is not None):
-        raise typer.BadParameter("give --day (repeatable) or --days N", param_hint="--day")
-    try:
-        if count is not None:
-            return [settings.day_date(n) for n in range(1, count + 1)]
-        return sorted({settings.parse_day(d) for d in days or ()})
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--day") from error
-
-
-def _known_engine(name: str | None) -> str | None:
-    if name is not None:
-        try:
-            get_engine(name)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-    return name
+    return parse_days(settings, days, count, required=True)
 
 
 @app.callback()
@@ -62,7 +47,8 @@ def run(
     engine: Annotated[
         str | None,
         typer.Option(
-            help=f"{', '.join(ENGINES)} (default: GROCERY_COMPUTE_ENGINE or numpy).", callback=_known_engine
+            help=f"{', '.join(ENGINES)} (default: GROCERY_COMPUTE_ENGINE or numpy).",
+            callback=known_name(get_engine),
         ),
     ] = None,
     workers: Annotated[

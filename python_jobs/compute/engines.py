@@ -4,10 +4,10 @@ returns their results; `simulate` merges them per series and checks that every p
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from python_jobs.cli_support import import_entry
 from python_jobs.compute.kernel import Task, TaskResult, Totals, check_complete, merge, plan_tasks
 from python_jobs.compute.model import Series, SimulationSpec
 from python_jobs.config import ComputeSettings
@@ -46,8 +46,7 @@ class Engine:
     memory: str  # shared or distributed: what the workers see of each other's memory
 
     def runner(self) -> Runner:
-        module, _, function = self.run.partition(":")
-        return getattr(importlib.import_module(module), function)
+        return import_entry(self.run)
 
 
 ENGINES: dict[str, Engine] = {

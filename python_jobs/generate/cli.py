@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from python_jobs.cli_support import parse_days
 from python_jobs.config import Settings, load_settings
 from python_jobs.generate.day import DayResult, generate_day
 from python_jobs.generate.orders import new_order_count
@@ -96,10 +97,7 @@ def some_days(
 ) -> None:
     """Write the landing files and ground truth of the given simulated days, in calendar order."""
     settings = _settings(seed, scale, bad_share, data_dir)
-    try:
-        dates = sorted({settings.parse_day(d) for d in day})
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--day") from error
+    dates = parse_days(settings, day)
     _run(settings, [settings.day_number(d) for d in dates])
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from python_jobs.cli_support import parse_day, parse_days
 from python_jobs.config import Settings, load_settings
 from python_jobs.ingest.loader import DayLoad, EmptyExtractError, ReconciliationError, load_day
 from python_jobs.ingest.outputs import OutputSchemaError, load_output
@@ -82,13 +83,6 @@ def print_summary(result: DayLoad) -> None:
     Console().print(table)
 
 
-def _days(settings: Settings, day: list[str]) -> list[date]:
-    try:
-        return sorted({settings.parse_day(d) for d in day})
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--day") from error
-
-
 @app.command()
 def day(
     day: Annotated[
@@ -102,7 +96,7 @@ def day(
 ) -> None:
     """Load the given simulated days in calendar order (a day loaded before is replaced)."""
     settings = _settings(data_dir, warehouse)
-    for when in _days(settings, day):
+    for when in parse_days(settings, day):
         print_summary(run_load(settings, when, chunk_rows, crash_at))
 
 
@@ -150,7 +144,7 @@ def output(
         if target is None:
             raise typer.BadParameter(f"{arg}: give --table or write TABLE=PATH", param_hint="PATH")
         by_table.setdefault(target, []).append(Path(where if sep else arg))
-    when = _days(settings, [day])[0] if day else None
+    when = parse_day(settings, day) if day else None
     for target, paths in by_table.items():
         files = [f for p in paths for f in (sorted(p.rglob("*")) if p.is_dir() else [p]) if f.is_file()]
         files = [f for f in files if not f.name.startswith((".", "_"))]  # skip _SUCCESS, .crc and friends
