@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from python_jobs.batch.published import daily_files_as_of
 from python_jobs.compute.engines import Progress, SimulationJob, simulate
 from python_jobs.compute.fit import HistoryError, Window, fit_pandas, rule_of_thumb_policy
+from python_jobs.compute.kernel import Totals
 from python_jobs.compute.model import ParameterError, Series, SimulationSpec
 from python_jobs.compute.policy import CostModel, evaluate_policy, grid_search, row_of, space_in_days
 from python_jobs.compute.risk import risk_of
@@ -58,7 +59,7 @@ def history_files(settings: Settings, day: date) -> list[Path]:
 
 
 def risk_rows(
-    day: date, spec: SimulationSpec, fit: pd.DataFrame, series: Series, totals: list
+    day: date, spec: SimulationSpec, fit: pd.DataFrame, series: Series, totals: list[Totals]
 ) -> pd.DataFrame:
     risks = [risk_of(t, spec.horizon_days) for t in totals]
     price = series.unit_price_cents.astype(np.float64)
