@@ -346,12 +346,48 @@ def _relocate_between(problem: Problem, routes: list[list[int]]) -> bool:
     return False
 
 
+def _swap_between(problem: Problem, routes: list[list[int]]) -> bool:
+    """Exchange one stop of a route with one of another, in place, if both stay feasible and the total falls:
+    the move relocation cannot make when both vans are full."""
+    for a, b in itertools.combinations(range(len(routes)), 2):
+        ra, rb = routes[a], routes[b]
+        base = problem.route_minutes(ra) + problem.route_minutes(rb)
+        for i, j in itertools.product(range(len(ra)), range(len(rb))):
+            na = [*ra[:i], rb[j], *ra[i + 1 :]]
+            nb = [*rb[:j], ra[i], *rb[j + 1 :]]
+            if problem.route_minutes(na) + problem.route_minutes(nb) < base - 1e-9 and (
+                problem.feasible(na) and problem.feasible(nb)
+            ):
+                routes[a], routes[b] = na, nb
+                return True
+    return False
+
+
+def _cross_tails(problem: Problem, routes: list[list[int]]) -> bool:
+    """2-opt*: swap the tails of two routes (a[:i] + b[j:], b[:j] + a[i:]) if both stay feasible and the
+    total falls; it untangles two vans whose paths cross, which no move inside one route can."""
+    for a, b in itertools.combinations(range(len(routes)), 2):
+        ra, rb = routes[a], routes[b]
+        base = problem.route_minutes(ra) + problem.route_minutes(rb)
+        for i, j in itertools.product(range(len(ra) + 1), range(len(rb) + 1)):
+            na, nb = ra[:i] + rb[j:], rb[:j] + ra[i:]
+            if (na, nb) in ((ra, rb), (rb, ra)):
+                continue
+            cost = (problem.route_minutes(na) if na else 0.0) + (problem.route_minutes(nb) if nb else 0.0)
+            if cost < base - 1e-9 and problem.feasible(na) and problem.feasible(nb):
+                routes[a], routes[b] = na, nb
+                return True
+    return False
+
+
 def heuristic_routes(problem: Problem) -> Plan:
-    """Nearest-neighbour construction, then 2-opt and or-opt in each route and stop moves between routes,
-    until no move lowers the total minutes."""
+    """Nearest-neighbour construction, then 2-opt and or-opt in each route and, between routes, stop moves,
+    stop exchanges and tail exchanges (2-opt*), until no move lowers the total minutes."""
     problem.check()
     routes = [_improve_route(problem, r) for r in _nearest_neighbour(problem)]
-    while _relocate_between(problem, routes):
+    while (
+        _relocate_between(problem, routes) or _swap_between(problem, routes) or _cross_tails(problem, routes)
+    ):
         routes = [_improve_route(problem, r) for r in routes if r]
     return plan(problem, routes)
 
