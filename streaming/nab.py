@@ -9,7 +9,8 @@ The detector is one Flink SQL job over all series (partitioned by series, ordere
   used to move (12 identical values after a window with spread).
 Every point gets `anomaly_score` in [0, 1] (the strongest of the statistic, scaled, and a CEP hit = 1); an alarm
 is a score >= 0.5. Nothing here reads the labels before scoring: they are used only to write the `label`
-column and the summary.
+column and the summary. Then `streaming.nab_eval` scores the result files with NAB's scoring
+(`streaming.nab_score`) beside the baselines and, when the folder has them, NAB's reference detectors.
 
 NAB series start in different years: a watermark shared by all of them would make every series but the
 latest-starting one late. The driver therefore replays them on a common clock (each series shifted to start
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from streaming import nab_eval
 from streaming.evaluate import parse_ts, read_json_rows
 from streaming.flink_env import FlinkOptions, table_env
 from streaming.progress import track
@@ -226,10 +228,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nab-dir", type=Path, required=True, help="NAB layout: data/ and labels/")
     parser.add_argument("--out", type=Path, help="default: <data_dir>/outputs/streaming/nab")
     parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument(
+        "--report", type=Path, help="NAB-scored table (Markdown); default: <data_dir>/reports/nab/nab_eval.md"
+    )
     args = parser.parse_args(argv)
     from python_jobs.config import load_settings
 
-    out = (args.out or load_settings().data_dir / "outputs" / "streaming" / "nab").resolve()
+    settings = load_settings()
+    out = (args.out or settings.data_dir / "outputs" / "streaming" / "nab").resolve()
+    report = args.report or (
+        out / "nab_eval.md" if args.out else settings.data_dir / "reports" / "nab" / "nab_eval.md"
+    )
     labels_path = args.nab_dir / "labels" / "combined_windows.json"
     labels = json.loads(labels_path.read_text()) if labels_path.exists() else {}
     series = load_series(args.nab_dir)
@@ -253,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{summary['windows_detected']}/{summary['windows']} labelled windows detected, "
         f"{summary['false_positives_per_day']} false positives/day, median delay {summary['median_delay_hours']} h"
     )
-    print(json.dumps({k: v for k, v in summary.items() if k != "per_series"}))
+    # NAB's own scoring of the same result files, beside the baselines and the published reference detectors.
+    scored = nab_eval.run(args.nab_dir, out / "results", report, print_json=False)
+    print(f"NAB-scored table: {report}")
+    print(json.dumps({**{k: v for k, v in summary.items() if k != "per_series"}, "nab_score": scored}))
     return 0
 
 

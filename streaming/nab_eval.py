@@ -266,21 +266,30 @@ def render_markdown(rows: list[Row], *, title: str, notes: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(nab_dir: Path, results_dir: Path | None, report: Path | None, group: str = "all") -> dict:
+def run(
+    nab_dir: Path,
+    results_dir: Path | None,
+    report: Path | None,
+    group: str = "all",
+    *,
+    print_json: bool = True,
+) -> dict:
     started = time.perf_counter()
     corpus = load_corpus(nab_dir)
     if not corpus:
         raise SystemExit(f"no series under {nab_dir / 'data'}")
     detectors = detectors_for(nab_dir, corpus, results_dir)
+    scoring_started = time.perf_counter()
     rows = evaluate(corpus, detectors)
-    seconds = time.perf_counter() - started
+    done = time.perf_counter()
+    seconds, scoring = done - started, done - scoring_started
     points = sum(s.prepared.rows for s in corpus)
     scored = points * len(detectors)
     shown = rows if group == "all" else [r for r in rows if r.group == "overall"]
     throughput = (
         f"evaluation: {len(detectors)} detectors x {points:,} points ({len(corpus)} series) in {seconds:.1f} s "
-        f"= {scored / seconds:,.0f} points/s (baselines computed and every detector scored, "
-        f"thresholds swept for 3 profiles)"
+        f"= {scored / seconds:,.0f} points/s (reading, baselines, scoring); the NAB scoring alone "
+        f"(3 threshold sweeps + per-group scores per detector) {scoring:.1f} s = {scored / scoring:,.0f} points/s"
     )
     print(render_text(shown))
     print(throughput)
@@ -291,6 +300,7 @@ def run(nab_dir: Path, results_dir: Path | None, report: Path | None, group: str
         "windows": overall[detectors[0].name].windows,
         "seconds": round(seconds, 2),
         "points_per_second": round(scored / seconds),
+        "scoring_points_per_second": round(scored / scoring),
         "standard": {
             k: None if r.normalized["standard"] is None else round(r.normalized["standard"], 2)
             for k, r in overall.items()
@@ -309,7 +319,8 @@ def run(nab_dir: Path, results_dir: Path | None, report: Path | None, group: str
         ]
         report.write_text(render_markdown(rows, title="NAB evaluation", notes=notes))
         report.with_suffix(".json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary))
+    if print_json:
+        print(json.dumps(summary))
     return summary
 
 
