@@ -309,7 +309,7 @@ def run(
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         notes = [
-            f"`make eval-nab` on {date.today():%Y-%m-%d}: {len(corpus)} series, {points:,} points, "
+            f"Scored on {date.today():%Y-%m-%d}: {len(corpus)} series, {points:,} points, "
             f"{summary['windows']} labelled windows, from `{nab_dir}`.",
             "Normalised NAB scores (100 = perfect, 0 = null detector), each detector's threshold optimised per "
             "profile over all these series; detected, FP rows, FP incidents/day and delay at the standard "
