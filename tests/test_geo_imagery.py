@@ -160,3 +160,21 @@ def test_several_dates_sorted_by_year_from_metadata(tmp_path: Path) -> None:
         write_landsat_scene(tmp_path / "scenes", _scene(), UTM, T30, d)
     scenes = discover_scenes(tmp_path / "scenes")
     assert [s.year for s in scenes] == [2015, 2021]
+
+
+def test_a_later_date_on_a_shifted_grid_is_read_on_the_first_dates_grid(tmp_path: Path) -> None:
+    refl = np.zeros((3, 40, 40), dtype=np.float32) + 0.1
+    refl[:, :, 20:] = 0.3  # a vertical edge at x = 500 600 m
+    first = write_landsat_scene(tmp_path / "s", refl, UTM, T30, date(2015, 6, 1))
+    shifted = np.zeros((3, 40, 40), dtype=np.float32) + 0.1
+    shifted[:, :, 19:] = 0.3  # the same edge, on a grid starting one pixel (30 m) further east
+    second = write_landsat_scene(
+        tmp_path / "s", shifted, UTM, Affine(30.0, 0, 500_030.0, 0, -30.0, 5_800_000.0), date(2021, 6, 1)
+    )
+    ref = GridReader(discover_scene(first))
+    with ref, GridReader(discover_scene(second), ref.grid) as later:
+        a, _ = ref.read(WHOLE)
+        b, _ = later.read(WHOLE)
+        assert len(later.resampled) == 3  # every band of the later date, and said so
+    np.testing.assert_allclose(np.ma.getdata(b)[:, :, 1:39], np.ma.getdata(a)[:, :, 1:39], atol=1e-3)
+    assert b.mask[:, :, 0].all()  # west of the later scene (it starts 30 m east): nodata, never a made-up 0
