@@ -64,10 +64,14 @@ def test_lab_sprawl_on_a_tiny_metro(tmp_path: Path) -> None:
     assert "LCRPGR" in text and "![rings](rings.png)" in text
     assert "2000-2020" in proc.stdout and "IoU" in proc.stdout
 
-    refused = run_module(
-        "python_jobs.labs.sprawl", "--size", "128", "--seed", "7", "--out", str(tmp_path / "x"), check=False
-    )
-    assert refused.returncode != 0 and "must differ" in refused.stdout + refused.stderr
+    # Training on the evaluated seed is refused before anything is generated (in-process: no second start-up).
+    from typer.testing import CliRunner
+
+    from python_jobs.labs.sprawl import app
+
+    refused = CliRunner().invoke(app, ["--size", "128", "--seed", "7", "--out", str(tmp_path / "x")])
+    assert refused.exit_code != 0 and "must differ" in refused.output
+    assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x-staging-*"))
 
 
 def test_lab_sprawl_reads_landsat_products_without_tracts(tmp_path: Path) -> None:

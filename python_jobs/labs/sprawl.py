@@ -142,6 +142,9 @@ def main(
 ) -> None:
     """Classify every year, measure the sprawl, print the table, write the report and maps."""
     started = time.perf_counter()
+    train_seed = 7 if train_seed is None else train_seed
+    if imagery is None and fit and train_seed == seed:
+        raise typer.BadParameter("--train-seed must differ from --seed: never train on the evaluated truth")
     settings = load_settings()
     reports = out or settings.reports_dir / "sprawl"
     work = settings.data_dir / "derived" / "geo" / "sprawl"
@@ -159,11 +162,6 @@ def main(
     t = time.perf_counter()
     synthetic = imagery is None
     if synthetic:
-        train_seed = 7 if train_seed is None else train_seed
-        if train_seed == seed:
-            raise typer.BadParameter(
-                "--train-seed must differ from --seed: never train on the evaluated truth"
-            )
         console.print(f"[bold]Sprawl lab[/]: seeded metro, seed {seed}, {size} px (30 m)")
         paths = generate_metro(settings, seed=seed, size_px=size)
         imagery_path = settings.landing_dir / "geo"
@@ -239,6 +237,7 @@ def main(
             acc = metrics.accuracy(classified.masks[year], truth_path)
             rule = metrics.accuracy(rule_masks[year], truth_path)
             row |= {k: round(v, 4) for k, v in acc.items()} | {"rule_iou": round(rule["iou"], 4)}
+            row["truth_km2"] = round(metrics.builtup_km2(truth_path)["builtup_km2"], 4)
         per_year.append(row)
     for prev, cur in itertools.pairwise(per_year):
         cur["growth_km2"] = round(cur["builtup_km2"] - prev["builtup_km2"], 4)
@@ -345,6 +344,7 @@ def year_rows(s: dict) -> list[list[str]]:
             [
                 str(y["year"]),
                 _f(y["builtup_km2"]),
+                _f(y.get("truth_km2")),
                 _f(y.get("growth_pct"), "+.1f"),
                 _f(y["population"], ",.0f"),
                 _f(y.get("pop_growth_pct"), "+.1f"),
@@ -363,6 +363,7 @@ def year_rows(s: dict) -> list[list[str]]:
 YEAR_HEADER = [
     "year",
     "built-up km²",
+    "truth km²",
     "growth %",
     "population",
     "pop growth %",
