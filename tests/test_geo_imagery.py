@@ -178,3 +178,21 @@ def test_a_later_date_on_a_shifted_grid_is_read_on_the_first_dates_grid(tmp_path
         assert len(later.resampled) == 3  # every band of the later date, and said so
     np.testing.assert_allclose(np.ma.getdata(b)[:, :, 1:39], np.ma.getdata(a)[:, :, 1:39], atol=1e-3)
     assert b.mask[:, :, 0].all()  # west of the later scene (it starts 30 m east): nodata, never a made-up 0
+
+
+def test_a_scene_in_degrees_is_read_on_a_utm_grid(tmp_path: Path) -> None:
+    from python_jobs.geo.imagery import grid_of, metric_grid
+
+    refl = np.full((3, 40, 40), 0.25, dtype=np.float32)
+    path = _stacked(tmp_path / "geo.tif", refl)
+    with rasterio.open(path, "r+") as dst:  # the same pixels, georeferenced in degrees near 15 E, 52.3 N
+        dst.crs = "EPSG:4326"
+        dst.transform = Affine(0.0005, 0, 15.0, 0, -0.0005, 52.3)
+    scene = discover_scene(path)
+    grid, note = metric_grid(grid_of(scene.bands["red"]))
+    assert grid.crs.to_epsg() == 32633 and "not in metres" in (note or "")
+    assert 30 < grid.pixel_m2**0.5 < 60  # 0.0005 degrees: ~34 m east-west, ~56 m north-south
+    with GridReader(scene, grid) as reader:
+        stack, _ = reader.read(Window(5, 5, 10, 10))
+        assert reader.resampled
+    np.testing.assert_allclose(np.ma.getdata(stack), 0.25, atol=1e-5)

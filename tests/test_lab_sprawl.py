@@ -69,7 +69,9 @@ def test_lab_sprawl_on_a_tiny_metro(tmp_path: Path) -> None:
 
     from python_jobs.labs.sprawl import app
 
-    refused = CliRunner().invoke(app, ["--size", "128", "--seed", "7", "--out", str(tmp_path / "x")])
+    refused = CliRunner().invoke(
+        app, ["--size", "128", "--seed", "42", "--train-seed", "42", "--out", str(tmp_path / "x")]
+    )
     assert refused.exit_code != 0 and "must differ" in refused.output
     assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x-staging-*"))
 

@@ -303,8 +303,8 @@ class Grid:
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
-        left, top = self.transform * (0, 0)
-        right, bottom = self.transform * (self.width, self.height)
+        left, top = self.transform @ (0, 0)
+        right, bottom = self.transform @ (self.width, self.height)
         return (min(left, right), min(top, bottom), max(left, right), max(top, bottom))
 
     def windows(self, block: int = 256) -> Iterator[Window]:
@@ -421,3 +421,24 @@ class GridReader:
 def with_scale(scene: Scene, scale: float, offset: float) -> Scene:
     """The scene with one scale and offset for every band (configuration overriding metadata)."""
     return replace(scene, bands={r: replace(b, scale=scale, offset=offset) for r, b in scene.bands.items()})
+
+
+def metric_grid(grid: Grid) -> tuple[Grid, str | None]:
+    """The grid itself when its CRS is projected in metres; else the same area on a grid in its UTM zone (areas,
+    rings and distances need metres), with a note saying so."""
+    if grid.crs.is_projected and grid.crs.linear_units in ("metre", "meter"):
+        return grid, None
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_utm_crs_info
+    from rasterio.warp import calculate_default_transform, transform_bounds
+
+    west, south, east, north = transform_bounds(grid.crs, "EPSG:4326", *grid.bounds)
+    info = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(west, south, east, north))
+    if not info:
+        raise GeoInputError(f"no UTM zone found for the scene's bounds {west, south, east, north}")
+    utm = CRS.from_epsg(int(info[0].code))
+    transform, width, height = calculate_default_transform(
+        grid.crs, utm, grid.width, grid.height, *grid.bounds
+    )
+    note = f"the scene's CRS {grid.crs.to_string()} is not in metres: read on a {utm.to_string()} grid"
+    return Grid(utm, transform, width, height), note

@@ -35,7 +35,7 @@ from rich.table import Table
 from python_jobs.config import load_settings
 from python_jobs.geo.classify import ClassifierConfig, classify_years, fit_config, write_rule_masks
 from python_jobs.geo.generate import generate_metro
-from python_jobs.geo.imagery import GridReader, Scene, discover_scenes, grid_of
+from python_jobs.geo.imagery import GridReader, Scene, discover_scenes, grid_of, metric_grid
 from python_jobs.geo.readers import GeoInputError, read_vector
 from python_jobs.labs import sprawl_charts as charts
 from python_jobs.labs import sprawl_metrics as metrics
@@ -125,7 +125,9 @@ def main(
     offset: Annotated[float | None, typer.Option(help="See --scale.")] = None,
     train_seed: Annotated[
         int | None,
-        typer.Option(help="Fit the classifier on a metro of this seed (must differ from --seed). Default 7."),
+        typer.Option(
+            help="Fit the classifier on a metro of this seed (never --seed). Default 7 (8 if --seed 7)."
+        ),
     ] = None,
     train_size: Annotated[int, typer.Option(help="Training metro size (pixels).", min=64)] = 256,
     fit: Annotated[
@@ -142,7 +144,8 @@ def main(
 ) -> None:
     """Classify every year, measure the sprawl, print the table, write the report and maps."""
     started = time.perf_counter()
-    train_seed = 7 if train_seed is None else train_seed
+    if train_seed is None:
+        train_seed = 7 if seed != 7 else 8
     if imagery is None and fit and train_seed == seed:
         raise typer.BadParameter("--train-seed must differ from --seed: never train on the evaluated truth")
     settings = load_settings()
@@ -194,7 +197,9 @@ def main(
         classifier = _train_config(train_seed, train_size, classifier, console.print)
         t = lap("fit classifier", t)
 
-    grid = grid_of(scenes[0].bands["red"])
+    grid, note = metric_grid(grid_of(scenes[0].bands["red"]))
+    if note:
+        notes.append(note)
     readers = {s.year: GridReader(s, grid) for s in scenes}
     for r in readers.values():
         notes += r.resampled
