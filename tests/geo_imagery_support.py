@@ -121,21 +121,36 @@ S2_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", 
 
 
 def write_sentinel2_scene(
-    parent: Path, refl10: np.ndarray, swir20: np.ndarray, crs, x0: float, y0: float, acquired: date
+    parent: Path,
+    refl10: np.ndarray,
+    swir20: np.ndarray,
+    crs,
+    x0: float,
+    y0: float,
+    acquired: date,
+    fill10: np.ndarray | None = None,
 ) -> Path:
     """A Sentinel-2 L2A-like folder: B04/B08 at 10 m, B11 at 20 m (uint16, DN = (refl + 0.1) * 1e4)."""
     name = f"S2B_MSIL2A_{acquired:%Y%m%d}T100029_N0509_R122_T33UVU_{acquired:%Y%m%d}T120000"
     folder = parent / f"{name}.SAFE"
     folder.mkdir(parents=True)
+    fill10 = np.zeros(refl10.shape[1:], dtype=bool) if fill10 is None else fill10
     t10 = Affine(10.0, 0, x0, 0, -10.0, y0)
     t20 = Affine(20.0, 0, x0, 0, -20.0, y0)
 
     def dn(r):
         return np.clip(np.round((r + 0.1) * 10_000), 1, 65535)
 
-    write_band(folder / f"T33UVU_{acquired:%Y%m%d}T100029_B04_10m.tif", dn(refl10[0]), crs, t10, 0)
-    write_band(folder / f"T33UVU_{acquired:%Y%m%d}T100029_B08_10m.tif", dn(refl10[1]), crs, t10, 0)
-    write_band(folder / f"T33UVU_{acquired:%Y%m%d}T100029_B11_20m.tif", dn(swir20), crs, t20, 0)
+    # As shipped: bands under GRANULE/<tile>/IMG_DATA/R10m|R20m, no nodata declared (0 is the fill), B04 also
+    # at 20 m (the reader must take the 10 m one).
+    img = folder / "GRANULE" / f"L2A_T33UVU_A000000_{acquired:%Y%m%d}T100029" / "IMG_DATA"
+    (img / "R10m").mkdir(parents=True)
+    (img / "R20m").mkdir(parents=True)
+    stem = f"T33UVU_{acquired:%Y%m%d}T100029"
+    write_band(img / "R10m" / f"{stem}_B04_10m.tif", dn(refl10[0]) * ~fill10, crs, t10, None)
+    write_band(img / "R10m" / f"{stem}_B08_10m.tif", dn(refl10[1]) * ~fill10, crs, t10, None)
+    write_band(img / "R20m" / f"{stem}_B04_20m.tif", dn(refl10[0][::2, ::2]), crs, t20, None)
+    write_band(img / "R20m" / f"{stem}_B11_20m.tif", dn(swir20), crs, t20, None)
     offsets = "\n".join(f'        <BOA_ADD_OFFSET band_id="{i}">-1000</BOA_ADD_OFFSET>' for i in range(13))
     spectral = "\n".join(
         f'        <Spectral_Information bandId="{i}" physicalBand="{b}"/>' for i, b in enumerate(S2_BANDS)

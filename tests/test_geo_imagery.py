@@ -142,14 +142,20 @@ def test_sentinel2_b11_at_20m_read_on_the_10m_grid(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     refl10 = rng.uniform(0.05, 0.4, (2, 40, 40))
     swir20 = np.repeat(np.repeat(rng.uniform(0.1, 0.4, (20, 20)), 1, 0), 1, 1)
-    folder = write_sentinel2_scene(tmp_path, refl10, swir20, UTM, 500_000.0, 5_800_000.0, date(2022, 8, 3))
-    scene = discover_scene(folder)
+    fill = np.zeros((40, 40), dtype=bool)
+    fill[-4:, :] = True  # the swath's edge: DN 0, and the file declares no nodata (as Sentinel-2 JP2s)
+    folder = write_sentinel2_scene(
+        tmp_path, refl10, swir20, UTM, 500_000.0, 5_800_000.0, date(2022, 8, 3), fill
+    )
+    (scene,) = discover_scenes(folder)  # the .SAFE folder itself, bands deep under GRANULE/
+    assert scene.bands["red"].path.parent.name == "R10m"
     assert scene.year == 2022 and scene.bands["red"].scale == pytest.approx(1e-4)
     assert scene.bands["red"].offset == pytest.approx(-0.1)  # BOA_ADD_OFFSET -1000 / 10000
     with GridReader(scene) as reader:
         stack, _ = reader.read(WHOLE)
         assert reader.grid.width == 40 and any("swir1" in r for r in reader.resampled)
-    np.testing.assert_allclose(np.ma.getdata(stack[0]), refl10[0], atol=1e-4)
+    np.testing.assert_allclose(np.ma.getdata(stack[0])[:-4], refl10[0][:-4], atol=1e-4)
+    assert stack.mask[:, -4:, :].all() and not stack.mask[:, :-4, :].any()
     # Bilinear onto the 10 m grid: interior 10 m pixels lie between their 20 m neighbours' values.
     inner = np.ma.getdata(stack[2])[2:-2, 2:-2]
     assert swir20.min() - 1e-3 <= inner.min() and inner.max() <= swir20.max() + 1e-3

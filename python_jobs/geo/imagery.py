@@ -55,6 +55,7 @@ class BandSource:
     band: int = 1  # 1-based band of that file
     scale: float = 1.0
     offset: float = 0.0
+    fill: float | None = None  # the product's fill DN when the file does not declare it (Landsat/S2: 0)
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def discover_scene(
                 raise GeoInputError(
                     f"{path}: no *_MTL.txt/json and no scale/offset given: DN or reflectance? refusing to guess"
                 )
-            bands[role] = BandSource(found[role], 1, s, o)  # type: ignore[arg-type]
+            bands[role] = BandSource(found[role], 1, s, o, fill=0)  # type: ignore[arg-type]
         cloud_kind = "landsat_qa"
     else:
         for role in ROLES:
@@ -233,7 +234,7 @@ def discover_scene(
                 raise GeoInputError(
                     f"{path}: no MTD_MSIL2A.xml and no scale/offset given: DN or reflectance? refusing to guess"
                 )
-            bands[role] = BandSource(found[role], 1, s, o)  # type: ignore[arg-type]
+            bands[role] = BandSource(found[role], 1, s, o, fill=0)  # type: ignore[arg-type]
         match = re.search(r"_(\d{8})T\d{6}_", " ".join(f.name for f in files))
         if match:
             acquired = date(int(match[1][:4]), int(match[1][4:6]), int(match[1][6:]))
@@ -257,7 +258,11 @@ def discover_scenes(path: Path | str, **kwargs) -> list[Scene]:
     else:
         direct = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in RASTER_SUFFIXES]
         subdirs = sorted(p for p in path.iterdir() if p.is_dir() and _raster_files(p))
-        looks_like_product = any(_find_band(direct, t) for t in ("SR_B4", "B04")) or any(path.glob("*_MTL.*"))
+        looks_like_product = (
+            any(_find_band(direct, t) for t in ("SR_B4", "B04"))
+            or any(path.glob("*_MTL.*"))
+            or (path / "MTD_MSIL2A.xml").exists()
+        )
         if looks_like_product:
             scenes = [discover_scene(path, **kwargs)]
         elif subdirs:
@@ -354,6 +359,8 @@ class GridReader:
                 self._stack.close()
                 raise GeoInputError(f"{band.path}: no band {band.band} ({role}); the file has {src.count}")
             nodata = src.nodatavals[band.band - 1]
+            if nodata is None and role != "cloud":
+                nodata = band.fill  # Sentinel-2 JP2s declare no nodata, yet 0 is their fill
             same = (
                 src.crs == self.grid.crs
                 and src.transform.almost_equals(self.grid.transform)
@@ -392,9 +399,10 @@ class GridReader:
 
     def reflectance(self, role: str, window: Window) -> np.ma.MaskedArray:
         src, band, nodata = self._datasets[role]
-        dn = src.read(band.band, window=window, masked=nodata is not None)  # type: ignore[attr-defined]
-        refl = np.ma.asarray(dn).astype(np.float32) * np.float32(band.scale) + np.float32(band.offset)
-        return refl
+        dn = np.ma.asarray(src.read(band.band, window=window))  # type: ignore[attr-defined]
+        if nodata is not None:
+            dn = np.ma.masked_equal(dn, nodata) if not np.isnan(nodata) else np.ma.masked_invalid(dn)
+        return dn.astype(np.float32) * np.float32(band.scale) + np.float32(band.offset)
 
     def cloud(self, window: Window) -> np.ndarray:
         """True where the QA/cloud band flags cloud, cirrus or shadow (all False without one)."""
