@@ -443,6 +443,8 @@ def markdown(s: dict) -> str:
             "Population is the tracts' inside the scene (by area share).",
             "",
         ]
+    elif not s["periods"]:
+        lines += ["One date: no change, no LCR or LCRPGR.", ""]
     else:
         lines += [
             "## Built-up change",
