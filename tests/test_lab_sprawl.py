@@ -42,6 +42,8 @@ def test_lab_sprawl_on_a_tiny_metro(tmp_path: Path) -> None:
     )
     for name in ("report.md", "report.json", *PNGS):
         assert (reports / name).stat().st_size > 0, name
+    assert (tmp_path / "data" / "labs" / "sprawl" / "masks" / "builtup_2020.tif").exists()
+    assert not (tmp_path / "data" / "landing").exists()  # the lab's metro never replaces landing/geo
     s = json.loads((reports / "report.json").read_text())
     assert "seed 7" in s["classifier"]["fitted_on"]  # never the evaluated seed
     years = {y["year"]: y for y in s["years"]}

@@ -8,7 +8,8 @@ the density gradient fitted as an exponential decay, Shannon entropy of the buil
 normalised), and IoU / precision / recall against the truth when there is one (beside the plain NDBI/NDVI
 rule's IoU). Without IMAGERY the seeded metro is generated (SIZE pixels, SEED); with IMAGERY real Landsat 8/9
 C2 L2 or Sentinel-2 L2A products are read as they ship (`geo.imagery`). Without tracts: area and change only.
-Report: data/reports/sprawl/ (Markdown, JSON, PNG maps), replaced only when the lab finishes.
+The metro and the masks go to data/labs/sprawl/; the report to data/reports/sprawl/ (Markdown, JSON, PNG
+maps), replaced only when the lab finishes.
 """
 
 from __future__ import annotations
@@ -150,7 +151,9 @@ def main(
         raise typer.BadParameter("--train-seed must differ from --seed: never train on the evaluated truth")
     settings = load_settings()
     reports = out or settings.reports_dir / "sprawl"
-    work = settings.data_dir / "derived" / "geo" / "sprawl"
+    # The lab's own folder (docs/index.md, conventions): its metro never replaces data/landing/geo.
+    lab_dir = settings.data_dir / "labs" / "sprawl"
+    work = lab_dir / "masks"
     staging = reports.parent / f".{reports.name}-staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -166,8 +169,8 @@ def main(
     synthetic = imagery is None
     if synthetic:
         console.print(f"[bold]Sprawl lab[/]: seeded metro, seed {seed}, {size} px (30 m)")
-        paths = generate_metro(settings, seed=seed, size_px=size)
-        imagery_path = settings.landing_dir / "geo"
+        paths = generate_metro(lab_dir, seed=seed, size_px=size)
+        imagery_path = paths.imagery[min(paths.imagery)].parent
         tracts = tracts or paths.tracts
         truth = truth or paths.builtup_truth[min(paths.builtup_truth)].parent
         command = f"make lab-sprawl SIZE={size} SEED={seed}"
