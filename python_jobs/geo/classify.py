@@ -40,15 +40,16 @@ FILLED = 1  # band 2 of a mask: 1 where the year's pixel was cloud/nodata and it
 class ClassifierConfig:
     """score = bias + w_ndvi*NDVI + w_ndbi*NDBI + w_nir_red*(NIR-red) + w_swir_nir*(SWIR1-NIR); built if > 0.
 
-    The defaults were fitted by `fit_config` on the 512-pixel metro of seed 7 (never the lab's 42); the score
-    is then a log-odds. For real imagery fit or set them for the sensor and season (TOML, [classifier]).
+    The defaults are what `fit_config` gives on the 512-pixel metro of seed 7 (never the lab's 42) with its
+    default sample; the score is then a log-odds. For real imagery fit or set them for the sensor and season
+    (TOML, [classifier]).
     """
 
-    w_ndvi: float = 15.9
-    w_ndbi: float = 14.4
-    w_nir_red: float = -143.0
-    w_swir_nir: float = 226.2
-    bias: float = -9.69
+    w_ndvi: float = 14.9841
+    w_ndbi: float = 13.3169
+    w_nir_red: float = -134.1793
+    w_swir_nir: float = 213.9175
+    bias: float = -9.1924
     cloud_red_min: float | None = 0.3  # red reflectance above this is cloud (no built surface or soil is)
     temporal: bool = True  # built-up does not revert; cloudy years filled from the others
     fitted_on: str = "seed 7, 512 px synthetic metro (python_jobs.geo.classify.fit_config)"
