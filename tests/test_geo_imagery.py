@@ -122,6 +122,14 @@ def test_missing_band_no_metadata_no_crs_are_clear_errors(tmp_path: Path) -> Non
         GridReader(discover_scene(folder))
     with pytest.raises(GeoInputError, match="no such file"):
         discover_scenes(tmp_path / "nowhere")
+    dn_stack = tmp_path / "dn.tif"
+    with rasterio.open(
+        dn_stack, "w", driver="GTiff", height=8, width=8, count=3, dtype="uint16", crs=UTM, transform=T30
+    ) as dst:
+        dst.write(np.ones((3, 8, 8), dtype=np.uint16))
+    with pytest.raises(GeoInputError, match="integer bands and no scale/offset"):
+        discover_scene(dn_stack)  # a raw-DN stack is never taken for reflectance
+    assert discover_scene(dn_stack, scale=1e-4, offset=-0.1).bands["nir"].offset == -0.1
 
 
 def test_band_in_another_crs_is_reprojected_and_said(tmp_path: Path) -> None:

@@ -176,13 +176,20 @@ def discover_scene(
     if path.is_file():
         roles = stacked_bands or {"red": 1, "nir": 2, "swir1": 3}
         with _open(path) as src:
-            count, tags = src.count, src.tags()
+            count, tags, dtype = src.count, src.tags(), np.dtype(src.dtypes[0])
         for role in (*ROLES, "cloud"):
             if role in roles and not 1 <= roles[role] <= count:
                 raise GeoInputError(f"{path}: band {roles[role]} for {role} but the file has {count} bands")
         missing = [r for r in ROLES if r not in roles]
         if missing:
             raise GeoInputError(f"{path}: no band given for {', '.join(missing)}")
+        if scale is None and offset is None and "SCALE" not in tags:
+            if not np.issubdtype(dtype, np.floating):
+                raise GeoInputError(
+                    f"{path}: integer bands and no scale/offset (tags SCALE/OFFSET or configuration): "
+                    "DN or reflectance? refusing to guess"
+                )
+            notes.append("float bands without SCALE/OFFSET tags: read as reflectance (scale 1, offset 0)")
         s = scale if scale is not None else float(tags.get("SCALE", 1.0))
         o = offset if offset is not None else float(tags.get("OFFSET", 0.0))
         bands = {r: BandSource(path, roles[r], s, o) for r in ROLES}
