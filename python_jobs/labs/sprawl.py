@@ -115,7 +115,10 @@ def main(
         Path | None, typer.Option(help="Folder of builtup_<year>.tif truth masks (1 built-up, 0 not).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="TOML with [classifier] weights/thresholds and [imagery] scale etc.")
+        Path | None,
+        typer.Option(
+            help="TOML with \\[classifier] weights/thresholds and \\[imagery] scale, offset, bands."
+        ),
     ] = None,
     bands: Annotated[
         str, typer.Option(help="Band file tokens, e.g. red=SR_B3,nir=SR_B4,swir1=SR_B5 (Landsat 5/7).")
