@@ -29,7 +29,7 @@ NAB_DIR ?= ../shared/data/nab
 
 .PHONY: help setup java pipeline test test-fast lint fmt lab-scd2 docs bench-ingest clean \
 	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab lab-montecarlo \
-	pipeline-postgres
+	pipeline-postgres lab-sprawl
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -115,6 +115,12 @@ MC_SIZE = $(if $(filter command line environment,$(origin SIZE)),$(SIZE),1e7)
 FIT_SIZE ?= 1GB
 lab-montecarlo: $(VENV)/.synced ## Monte Carlo lab: paths/s of NumPy, processes, Ray, Dask up to SIZE paths (1e7), overheads, RNG limit, memory, convergence; Dask fit of FIT_SIZE (1GB; 10GB) out of core
 	$(PY) -m python_jobs.labs.montecarlo --size $(MC_SIZE) --fit-size $(FIT_SIZE) $(if $(WORKERS),--workers $(WORKERS))
+
+# SIZE is shared with other labs (100MB above): the sprawl lab takes it only from the command line or the
+# environment, else its own default of 512 pixels.
+SPRAWL_SIZE = $(if $(filter command line environment,$(origin SIZE)),$(SIZE),512)
+lab-sprawl: $(VENV)/.synced ## Sprawl lab: built-up per year (IoU vs truth), km², LCRPGR, rings, entropy, maps; SIZE px (512), SEED, or IMAGERY=dir TRACTS=gpkg
+	$(PY) -m python_jobs.labs.sprawl $(if $(IMAGERY),--imagery $(IMAGERY),--size $(SPRAWL_SIZE) --seed $(SEED)) $(if $(TRACTS),--tracts $(TRACTS)) $(if $(TRUTH),--truth $(TRUTH)) $(if $(CONFIG),--config $(CONFIG))
 
 lab-stream: setup ## Streaming lab: replay a day of cold-chain sensors through Flink; latency, late events, detector quality
 	$(STREAMING_PY) -m streaming.lab

@@ -3,8 +3,8 @@
 Conventions used by every function:
 
 * Band roles come from a `BandMap`, never from positions hard-coded here, so a raw-DN Landsat or
-  Sentinel-2 stack is read by passing another BandMap (a product shipped as one GeoTIFF per band is
-  stacked first, e.g. with `gdalbuildvrt -separate`, and the VRT is read like any stack).
+  Sentinel-2 stack is read by passing another BandMap (a product shipped as one GeoTIFF per band is read
+  on one grid by `geo.imagery.GridReader`, with its scale and offset from the product's metadata).
 * In memory, invalid pixels are **masked** (`numpy.ma.MaskedArray`); on disk, index rasters are float32
   with **NaN** as nodata and masks are uint8 with `MASK_NODATA` (255) as nodata.
 * Large files are processed block by block over `src.block_windows()`: memory is one block, not one scene.
