@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -41,6 +42,12 @@ from python_jobs.geo.readers import GeoInputError, read_vector
 from python_jobs.labs import sprawl_charts as charts
 from python_jobs.labs import sprawl_metrics as metrics
 from python_jobs.labs.montecarlo import publish
+from python_jobs.labs.sprawl_network import (
+    DEFAULT_NETWORK_SIZE_PX,
+    network_map,
+    network_markdown,
+    run_network,
+)
 
 app = typer.Typer(help=__doc__, add_completion=False)
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -145,6 +152,14 @@ def main(
         int, typer.Option(help="Block size (pixels) of the block-by-block passes.", min=16)
     ] = 256,
     out: Annotated[Path | None, typer.Option(help="Report folder (default: data/reports/sprawl).")] = None,
+    network_size: Annotated[
+        int,
+        typer.Option(
+            help="Synthetic run: pixels of the region the day's orders are routed on and new stores sited "
+            "in (0: skip that part).",
+            min=0,
+        ),
+    ] = DEFAULT_NETWORK_SIZE_PX,
 ) -> None:
     """Classify every year, measure the sprawl, print the table, write the report and maps."""
     started = time.perf_counter()
@@ -316,6 +331,26 @@ def main(
     charts.ring_chart(ring_summary, staging / "rings.png")
     t = lap("maps", t)
 
+    network_text = ""
+    network_summary = None
+    if synthetic and network_size:
+        with console.status(f"routing the day's orders and siting stores on a {network_size}-px region"):
+            figures = run_network(replace(settings, seed=seed), lab_dir / "network", size_px=network_size)
+            network_map(figures, lab_dir / "network", staging / "network.png")
+        network_text = (
+            network_markdown(figures) + "\n![the region, its stores and the new sites](network.png)\n"
+        )
+        network_summary = {
+            "size_px": figures.size_px,
+            "store_id": figures.store_id,
+            "totals": figures.totals,
+            "waves": figures.waves.to_dict("records"),
+            "small_cases": figures.small_cases.to_dict("records"),
+            "siting": figures.siting.to_dict("records"),
+            "hot_spots": figures.hot_spots.to_dict("records"),
+        }
+        t = lap("routing and siting", t)
+
     summary = {
         "command": command,
         "when": datetime.now().isoformat(timespec="seconds"),
@@ -332,15 +367,29 @@ def main(
         "years": per_year,
         "periods": periods,
         "rings": ring_summary,
+        "network": network_summary,
         "notes": notes,
         "timings_s": timings,
         "seconds": round(time.perf_counter() - started, 2),
         "iou_goal": IOU_GOAL,
     }
     (staging / "report.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    (staging / "report.md").write_text(markdown(summary))
+    (staging / "report.md").write_text(markdown(summary, network_text))
     publish(staging, reports)
     print_tables(summary)
+    if network_summary:
+        n = network_summary["totals"]
+        console.print(
+            f"routing (store {network_summary['store_id']}, {n['orders']} orders): naive {n['naive_km']:.0f} km, "
+            f"heuristic {n['heuristic_km']:.0f} km ({n['km_saved']:.1%} saved), "
+            f"{n['over_ortools']:+.1%} of OR-Tools' minutes, worst small-case gap {n['worst_small_gap']:.1%}"
+        )
+        for row in network_summary["siting"]:
+            console.print(
+                f"siting ({row['method']}, +{row['new_sites']} stores, {row['max_minutes']:.0f} min): "
+                f"population {row['population_before']:,.0f} -> {row['population_after']:,.0f}, "
+                f"orders {row['orders_before']:,.0f} -> {row['orders_after']:,.0f}"
+            )
     console.print(f"report: {reports / 'report.md'}  ({summary['seconds']:.1f} s)")
 
 
@@ -421,7 +470,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-def markdown(s: dict) -> str:
+def markdown(s: dict, network_text: str = "") -> str:
     g = s["grid"]
     lines = [
         "# Sprawl lab",
@@ -495,6 +544,7 @@ def markdown(s: dict) -> str:
         "",
         "![rings](rings.png)",
         "",
+        network_text,
         "## Timings (s)",
         "",
         ", ".join(f"{k}: {v}" for k, v in s["timings_s"].items()),

@@ -84,7 +84,8 @@ def run_network(
     vans: Vans = DEFAULT_VANS,
 ) -> NetworkFigures:
     """Generate the region (seeded), route the busiest store's day (or `store_id`'s) and site new stores."""
-    paths = generate_metro(out_dir / "data", seed=settings.seed, size_px=size_px, years=(2020,))
+    # The region's customers come from the same seed, scale and start date as the orders routed on it.
+    paths = generate_metro(settings.at(out_dir / "data"), size_px=size_px, years=(2020,))
     roads = load_road_graph(paths.business)
     orders = day_orders(settings.seed, settings.scale, settings.start_date)
     store = store_id if store_id is not None else int(orders["store_id"].value_counts().idxmax())
