@@ -16,7 +16,7 @@ import shapely
 
 from python_jobs.config import Settings, load_settings
 from python_jobs.geo import job
-from python_jobs.geo.generate import DEFAULT_YEARS
+from python_jobs.geo.generate import DEFAULT_SIZE_PX, DEFAULT_YEARS
 from python_jobs.orchestration import plan
 from python_jobs.orchestration.steps import conflicts
 
@@ -41,6 +41,7 @@ def tables(ran: job.GeoRun) -> dict[str, pd.DataFrame]:
 
 
 def test_missing_landing_files_are_generated_once(settings: Settings, ran: job.GeoRun) -> None:
+    assert job.PIPELINE_SIZE_PX == DEFAULT_SIZE_PX  # written out in job.py to keep `load` light
     assert ran.generated and ran.years == DEFAULT_YEARS
     assert not job.ensure_landing(settings, SIZE)  # same seed and size: kept
     assert job.ensure_landing(settings.with_(data_dir=settings.data_dir.parent / "other"), SIZE)

@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 
 from python_jobs.config import load_settings
-from python_jobs.geo.generate import DEFAULT_SIZE_PX, DEFAULT_YEARS, generate_metro
+
+# The generator's default size, from the light job module: importing the generator takes seconds, and `load`
+# needs none of it (tests/test_geo_job.py checks the two agree).
+from python_jobs.geo.job import PIPELINE_SIZE_PX as DEFAULT_SIZE_PX
 
 app = typer.Typer(
     help="Module 5, geospatial: the seeded metro's files and the warehouse's geo tables.",
@@ -38,6 +41,8 @@ def generate(
     ] = None,
 ) -> None:
     """Write the metro's imagery, tracts and business layers under landing/geo/, its truth under truth/geo/."""
+    from python_jobs.geo.generate import DEFAULT_YEARS, generate_metro
+
     settings = load_settings().at(data_dir)
     paths = generate_metro(settings, seed if seed is not None else settings.seed, size, year or DEFAULT_YEARS)
     for path in paths.all():

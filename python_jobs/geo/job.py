@@ -31,23 +31,21 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-import rasterio
-import shapely
+from typing import TYPE_CHECKING
 
 from python_jobs.config import Settings
-from python_jobs.geo.crs import to_metric
-from python_jobs.geo.generate import DEFAULT_SIZE_PX, DEFAULT_YEARS, generate_metro
-from python_jobs.geo.raster import write_builtup_mask, zonal_builtup
-from python_jobs.geo.readers import GeoInputError, read_vector
-from python_jobs.geo.vector import area_weighted_population, nearest_store, points_in_polygons
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+# The geospatial stack (pandas, geopandas, rasterio, shapely, the generator) takes seconds to import: `run`
+# imports it, `load` (the spine's loader only) does not, so the pipeline's load step starts faster.
 
 # The pipeline's metro: 512 x 512 pixels of 30 m (15 km across), 144 tracts; generating it takes about a second.
-PIPELINE_SIZE_PX = DEFAULT_SIZE_PX
+# The generator's default size (python_jobs.geo.generate.DEFAULT_SIZE_PX), written out to keep `load` light.
+PIPELINE_SIZE_PX = 512
 GEOMETRY_CRS = "EPSG:4326"
 TABLES = ("tracts", "tract_years", "store_catchment", "rejects")
 _YEAR_FILE = re.compile(r"^imagery_(\d{4})\.tif$")
@@ -76,6 +74,9 @@ def landing_dir(settings: Settings) -> Path:
 
 def write_atomically(frame: pd.DataFrame, folder: Path, name: str, schema: pa.Schema | None = None) -> Path:
     """Temp file, then rename: a crash leaves the previous output, never half a file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     temp = folder / f".{name}.tmp-{os.getpid()}"
@@ -86,6 +87,8 @@ def write_atomically(frame: pd.DataFrame, folder: Path, name: str, schema: pa.Sc
 
 def ensure_landing(settings: Settings, size_px: int = PIPELINE_SIZE_PX) -> bool:
     """Generate the metro when its files are missing or were made with another seed or size; True if it did."""
+    from python_jobs.geo.generate import DEFAULT_YEARS, generate_metro
+
     folder = landing_dir(settings)
     summary = settings.truth_dir / "geo" / "summary.json"
     needed = [folder / "tracts.gpkg", folder / "business.gpkg", summary]
@@ -98,6 +101,8 @@ def ensure_landing(settings: Settings, size_px: int = PIPELINE_SIZE_PX) -> bool:
 
 
 def image_years(settings: Settings) -> dict[int, Path]:
+    from python_jobs.geo.readers import GeoInputError
+
     found = {}
     for path in sorted(landing_dir(settings).glob("imagery_*.tif")):
         match = _YEAR_FILE.match(path.name)
@@ -109,11 +114,15 @@ def image_years(settings: Settings) -> dict[int, Path]:
 
 
 def _hex_wkb(geoms: np.ndarray) -> list[str]:
+    import shapely
+
     return list(shapely.to_wkb(geoms, hex=True))
 
 
 def _rejects(layer: str, key: str, frame: pd.DataFrame, kind: str, reason: str | None = None) -> pd.DataFrame:
     """Rows of `frame` as rejects; `reason` for all of them, or (None) the frame's own `reason` column."""
+    import pandas as pd
+
     if frame.empty:
         return pd.DataFrame(columns=["layer", "feature_id", "kind", "reason"])
     reasons = frame["reason"].astype(str).to_numpy() if reason is None else reason
@@ -124,6 +133,15 @@ def _rejects(layer: str, key: str, frame: pd.DataFrame, kind: str, reason: str |
 
 def build_tables(settings: Settings, work: Path) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
     """The four tables from the landing files; masks are written under `work`."""
+    import numpy as np
+    import pandas as pd
+    import rasterio
+
+    from python_jobs.geo.crs import to_metric
+    from python_jobs.geo.raster import write_builtup_mask, zonal_builtup
+    from python_jobs.geo.readers import GeoInputError, read_vector
+    from python_jobs.geo.vector import area_weighted_population, nearest_store, points_in_polygons
+
     folder = landing_dir(settings)
     years = image_years(settings)
     with rasterio.open(next(iter(years.values()))) as src:
@@ -243,9 +261,11 @@ def build_tables(settings: Settings, work: Path) -> tuple[dict[str, pd.DataFrame
     return tables, counts
 
 
-REJECTS_SCHEMA = pa.schema(
-    [("layer", pa.string()), ("feature_id", pa.string()), ("kind", pa.string()), ("reason", pa.string())]
-)
+def rejects_schema() -> pa.Schema:
+    """Typed even when empty (a clean run has no rejects, and the raw table still needs its columns' types)."""
+    import pyarrow as pa
+
+    return pa.schema([(name, pa.string()) for name in ("layer", "feature_id", "kind", "reason")])
 
 
 def run(settings: Settings, size_px: int = PIPELINE_SIZE_PX) -> GeoRun:
@@ -256,7 +276,7 @@ def run(settings: Settings, size_px: int = PIPELINE_SIZE_PX) -> GeoRun:
     work.mkdir(parents=True, exist_ok=True)
     tables, counts = build_tables(settings, work)
     paths = {
-        name: write_atomically(frame, out, f"{name}.parquet", REJECTS_SCHEMA if name == "rejects" else None)
+        name: write_atomically(frame, out, f"{name}.parquet", rejects_schema() if name == "rejects" else None)
         for name, frame in tables.items()
     }
     result = GeoRun(
