@@ -108,6 +108,10 @@ def test_parity_after_three_days(parity_run: tuple[Path, str]) -> None:
     # Not a vacuous equality: history with changes and deletes, and orders, are there on both sides.
     counts = {v.name: v.left_rows for v in verdicts}
     assert counts["fct_orders"] > 1000 and counts["dim_stores"] > 0
+    # The parity build runs the geo step (the static map): its marts have rows on both sides, one per tract,
+    # tract x image year (three years) and store.
+    assert counts["dim_tracts"] > 0 and counts["fct_tract_sprawl"] == 3 * counts["dim_tracts"]
+    assert counts["fct_store_catchment"] == 12
     # This build has no Spark, Flink or compute step, so no raw.batch_*, sensor_* or compute_* table: both tools
     # still build the engine marts, empty (dbt: its staging's fallback, SQLMesh: the @optional_raw macro).
     engine_marts = (

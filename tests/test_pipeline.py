@@ -100,12 +100,16 @@ def test_pipeline_publishes_a_complete_warehouse(built: Settings) -> None:
 
 def test_engine_marts_are_equal_in_dbt_and_sqlmesh_on_the_real_output(built: Settings) -> None:
     """The marts over the Spark, Flink and Monte Carlo outputs, which tests/test_parity.py only sees empty (its
-    build has no engine step): here both tools built them from the real jobs' output, non-empty, and equal."""
+    build has no engine step), and over the geo step's: here both tools built them from the real jobs' output,
+    non-empty, and equal."""
     engine_marts = [
         "fct_product_daily_sales",
         "fct_sensor_windows",
         "fct_sensor_anomalies",
         "fct_store_stockout_risk",
+        "dim_tracts",
+        "fct_tract_sprawl",
+        "fct_store_catchment",
     ]
     verdicts = compare_warehouse(built.warehouse_path, engine_marts)
     assert [v.name for v in verdicts] == engine_marts

@@ -6,6 +6,7 @@ throwaway server, and `dbt build --target postgres` plus the SQLMesh step on the
 3 days. Every mart of both tools must then be equal on both engines, row for row, and on each engine dbt's
 marts must equal SQLMesh's.
 
+The geo step and its load run too (seconds), so the geo marts are compared with rows on both engines.
 The Flink job is not run (its own environment, too slow here); a few hand-made sensor rows go through the
 project's output loader instead, so the sensor marts are built from real rows on both engines too, including
 fractional-second timestamps where DuckDB's and Postgres's date arithmetic could differ.
@@ -50,7 +51,8 @@ ENGINE_MARTS = [
     "fct_store_stockout_risk",
 ]
 SCHEMAS = {"dbt": "marts", "sqlmesh": "sqlmesh_marts"}
-NON_EMPTY = [*CORE_MARTS, "fct_sensor_anomalies", "fct_sensor_windows"]
+GEO_MARTS = ["dim_tracts", "fct_store_catchment", "fct_tract_sprawl"]
+NON_EMPTY = [*CORE_MARTS, "fct_sensor_anomalies", "fct_sensor_windows", *GEO_MARTS]
 
 SENSOR_WINDOWS = [
     # window lengths must satisfy the marts' tests: tumble_1m = 60 s, hop_5m_1m = 300 s
@@ -62,8 +64,9 @@ SENSOR_ANOMALIES = [
     ("S01", 1, "compressor_failure", "10:00:00", "10:07:30", 2.5),
     ("S02", 2, "flatline", "23:59:59.900", "23:59:59.950", 0.0),
 ]
-# Only the steps of the two transformation tools: other modules' engines in the pipeline are not under test here.
-STEPS = ("generate", "ingest", "dbt build", "sqlmesh")
+# Only the steps of the two transformation tools, plus the geo step and its load (the static map: seconds, and
+# its marts then have rows on both engines); the other modules' engines are not under test here.
+STEPS = ("generate", "ingest", "geo", "load geo", "dbt build", "sqlmesh")
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def test_every_mart_is_identical_on_duckdb_and_postgres(
     # Every mart the tool built, found at run time: marts other modules add are covered without editing this.
     catalog = warehouse_catalog(built.settings.warehouse_path)
     marts = tables_of(both, catalog, SCHEMAS[tool])
-    assert set(CORE_MARTS + ENGINE_MARTS) <= set(marts)
+    assert set(CORE_MARTS + ENGINE_MARTS + GEO_MARTS) <= set(marts)
     assert tables_of(both, "pg", SCHEMAS[tool]) == marts
     results = {m: compare_table(both, catalog, SCHEMAS[tool], m) for m in marts}
     assert {m: r for m, r in results.items() if not r.equal or r.type_differences} == {}

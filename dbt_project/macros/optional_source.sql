@@ -12,10 +12,12 @@
     columns:  the staging columns in order, {column: type}; each is read from the raw column of the same name
               unless `renamed` names another ({column: raw column});
     the lineage columns _load_date → loaded_on (date) and _source_file → source_file (varchar), which every raw
-    table has (docs/contracts.md), come last.
+    table has (docs/contracts.md), come last;
+    by_day:   true (default) keeps the run_date filter; false for a table replaced whole, whose rows have no load
+              day (_load_date is NULL: the geo module's static map, raw.geo_*), so every row is visible.
     While dbt parses (not executing) the empty branch is rendered: no connection is asked anything.
 -#}
-{% macro optional_source(src, columns, renamed={}) -%}
+{% macro optional_source(src, columns, renamed={}, by_day=true) -%}
     {%- set typed = [] -%}
     {%- for column, type in columns.items() -%}
         {%- do typed.append((renamed.get(column, column), type, column)) -%}
@@ -28,7 +30,9 @@ select
     cast({{ raw_column }} as {{ type }}) as {{ column }}{{ "," if not loop.last }}
     {%- endfor %}
 from {{ src }}
+        {%- if by_day %}
 where {{ loaded_as_of_run_date() }}
+        {%- endif %}
     {%- else %}
 select
     {%- for raw_column, type, column in typed %}

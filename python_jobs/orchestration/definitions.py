@@ -164,6 +164,33 @@ def load_compute(ctx: PlanContext, days: tuple[date, ...]) -> Step:
     )
 
 
+def geo(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    # Module 5: the metro's map is static for a run, so one step serves every day: it generates the landing
+    # files under landing/geo/ if they are missing (about a second) and writes data/geo/*.parquet. Its resources
+    # are its own folders, so it runs beside the day-by-day engines.
+    s = ctx.settings
+    return Step(
+        "geo",
+        (
+            *(MAIN_PYTHON, "-m", "python_jobs.geo", "run"),
+            *("--seed", str(s.seed), "--scale", str(s.scale), *ctx.data_args),
+        ),
+        writes=("landing/geo", "truth/geo", "geo"),
+        days=days,
+    )
+
+
+def load_geo(ctx: PlanContext, days: tuple[date, ...]) -> Step:
+    # The map has no load day: each raw.geo_* table is replaced whole (_load_date is NULL).
+    return Step(
+        "load geo",
+        (MAIN_PYTHON, "-m", "python_jobs.geo", "load", *ctx.warehouse_args),
+        reads=("geo",),
+        writes=(WAREHOUSE,),
+        days=days,
+    )
+
+
 def dbt_build(ctx: PlanContext, days: tuple[date, ...]) -> Step:
     # Every day's `dbt build` in calendar order by one process (python_jobs/dbt_step.py): the staging models
     # hide raw rows loaded after the day they build, so building day D over raw tables that already hold later
@@ -208,9 +235,11 @@ PIPELINE: tuple[StepEntry, ...] = (
     StepEntry("ingest", "foundation", ingest, per_day=False),
     StepEntry("spark batch", "batch", spark_batch, per_day=False),
     StepEntry("monte carlo", "compute", monte_carlo, per_day=False),
+    StepEntry("geo", "geospatial", geo, per_day=False),
     StepEntry("load sensors", "streaming", load_sensors),
     StepEntry("load batch", "batch", load_batch),
     StepEntry("load compute", "compute", load_compute),
+    StepEntry("load geo", "geospatial", load_geo, per_day=False),
     StepEntry("dbt build", "transformation", dbt_build, per_day=False),
     StepEntry("sqlmesh", "transformation", sqlmesh, per_day=False),
 )

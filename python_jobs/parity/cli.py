@@ -1,8 +1,9 @@
 """`python -m python_jobs.parity`: after N simulated days, do the dbt and SQLMesh marts hold the same rows?
 
 Without `--warehouse` it first builds its own warehouse in its own data folder (default data/parity/): for each
-day the pipeline's own steps generate → ingest → dbt build → sqlmesh (python_jobs/orchestration/), and only those,
-so the other modules' engines do not slow the check down. Then every shared mart is compared in both
+day the pipeline's own steps generate → ingest → dbt build → sqlmesh (python_jobs/orchestration/), plus the geo
+step and its load (the static map, a few seconds), and only those, so the other modules' engines do not slow the
+check down. Then every shared mart is compared in both
 directions with EXCEPT ALL. Exit code 1 on any difference, with the first differing rows shown.
 """
 
@@ -25,7 +26,7 @@ from python_jobs.parity.marts import DBT_SCHEMA, SQLMESH_SCHEMA, compare_warehou
 app = typer.Typer(help=__doc__, add_completion=False)
 console = Console()
 
-PARITY_STEPS = ("generate", "ingest", "dbt build", "sqlmesh")
+PARITY_STEPS = ("generate", "ingest", "geo", "load geo", "dbt build", "sqlmesh")
 
 
 def build(settings: Settings, days: int) -> Path:
