@@ -162,3 +162,27 @@ def test_the_geo_step_runs_beside_the_engines_and_its_load_waits_its_turn(settin
         assert not conflicts(steps[other], geo), other
     assert conflicts(geo, load) and conflicts(load, steps["dbt build"])
     assert geo.days == load.days == (settings.day_date(1), settings.day_date(2))
+
+
+def test_duckdb_spatial_reads_the_warehouse_geometry_offline(settings: Settings, ran: job.GeoRun) -> None:
+    # DuckDB spatial is the warehouse's spatial engine: loaded from its pip package (no download), it reads the
+    # raw tables' hex WKB and, projected to UTM 33N, measures the same areas the step measured in Python.
+    from python_jobs.geo.duckdb_spatial import spatial_extension_file
+
+    job.load(settings)
+    con = duckdb.connect(
+        str(settings.warehouse_path),
+        read_only=True,
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    try:
+        con.execute(f"LOAD '{spatial_extension_file()}'")
+        rows = con.execute(
+            "SELECT tract_id, area_km2, ST_Area(ST_Transform(ST_GeomFromHEXWKB(geometry_wkb_hex), crs, "
+            "'EPSG:32633', always_xy := true)) / 1e6 FROM raw.geo_tracts ORDER BY tract_id"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(rows) == ran.rows["tracts"]
+    for tract_id, python_km2, duckdb_km2 in rows:
+        assert duckdb_km2 == pytest.approx(python_km2, rel=1e-6), tract_id
