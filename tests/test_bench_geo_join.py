@@ -111,6 +111,7 @@ def test_benchmark_end_to_end_every_method_agrees(tmp_path: Path) -> None:
     assert result.partition is not None and result.partition.boxes
     report = (out / "report.md").read_text()
     assert "20,000 points" in report and "| grid |" in report and "extrapolated" in report
+    assert "load average" in report
     assert (out / "geo_join.png").stat().st_size > 1000
     assert json.loads((out / "results.json").read_text())[0]["n"] == 20_000
 

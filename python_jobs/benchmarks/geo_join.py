@@ -182,6 +182,7 @@ class SizeResult:
     read_coords_s: float  # n x 16 bytes at that bandwidth: the floor for any method that reads every point
     partition: PartitionRead | None = None
     plans: dict[str, str] = field(default_factory=dict)
+    load_average: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after: was it shared?
 
     def run(self, method: str) -> MethodRun | None:
         return next((r for r in self.runs if r.method == method and not r.skipped), None)
@@ -379,6 +380,7 @@ def run_size(
     say: Say = print,
 ) -> SizeResult:
     """Every method on the same n points; each result compared with sjoin's."""
+    load_before = os.getloadavg()[0]
     x, y = make_points(n, tracts)
     pts = gpd.GeoDataFrame(geometry=shapely.points(x, y), crs=tracts.crs)
     del x, y
@@ -446,7 +448,8 @@ def run_size(
     if workdir is not None:
         say(f"  {n:,} points: partitioned GeoParquet, bbox reads …")
         dataset = workdir / f"points-{n}"
-        partition_result = partition_read(pts, dataset)
+        # Level 4 (up to 256 files) for the real sizes; a small run gets 16 files, not 256 tiny partitions for Dask.
+        partition_result = partition_read(pts, dataset, level=4 if n >= 500_000 else 2)
     for method in [m for m in METHODS if m in methods]:
         if method == "sjoin":
             record(method, lambda: _sjoin(pts, tracts), "1")
@@ -482,7 +485,8 @@ def run_size(
             record(method, lambda: _run_dask(pts, tracts, dataset), "2 worker processes")
     unmatched = next((r.unmatched for r in runs if r.method == "sjoin"), -1)
     bw = memory_bandwidth_gb_s()
-    return SizeResult(n, npoly, unmatched, runs, bw, n * 16 / (bw * 1e9), partition_result, plans)
+    load = (load_before, os.getloadavg()[0])
+    return SizeResult(n, npoly, unmatched, runs, bw, n * 16 / (bw * 1e9), partition_result, plans, load)
 
 
 def _run_postgis(pts: gpd.GeoDataFrame, tracts: gpd.GeoDataFrame, plans: dict[str, str], say: Say) -> Result:
@@ -658,6 +662,9 @@ def report_markdown(results: list[SizeResult], command: str, when: str) -> str:
     for r in results:
         parts += [
             f"## {r.n:,} points x {r.tracts:,} tracts ({r.unmatched:,} points in no tract)",
+            "",
+            f"1-minute load average {r.load_average[0]:.1f} before, {r.load_average[1]:.1f} after "
+            f"({os.cpu_count()} cores): above the core count, other work shared the machine.",
             "",
             table_markdown(r),
             "",
