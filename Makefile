@@ -29,7 +29,7 @@ NAB_DIR ?= ../shared/data/nab
 
 .PHONY: help setup java pipeline test test-fast lint fmt lab-scd2 docs bench-ingest clean \
 	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab lab-montecarlo \
-	pipeline-postgres lab-sprawl
+	pipeline-postgres lab-sprawl bench-geo-join
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -104,6 +104,12 @@ bench-transform: $(VENV)/.synced ## dbt vs SQLMesh build times at default and 10
 
 pipeline-postgres: setup ## The pipeline, then the same marts on a throwaway PostgreSQL (dbt + SQLMesh) and parity
 	$(PY) -m python_jobs.postgres pipeline --days $(DAYS) --scale $(SCALE) --seed $(SEED)
+
+# --- Module 5: geospatial -------------------------------------------------------------------------------------
+# Point counts for the join benchmark: make bench-geo-join SIZES="1e6 1e7"; SIZES=2e4 is a quick smoke run.
+SIZES ?= 1e6 1e7
+bench-geo-join: $(VENV)/.synced ## Point-in-polygon join of SIZES points (1e6 1e7) x 2,500 tracts: sjoin, naive, STRtree, grid, DuckDB, PostGIS, Dask; report in data/reports/geo_join
+	$(PY) -m python_jobs.benchmarks.geo_join --sizes "$(SIZES)"
 
 # --- Module 1: batch (Spark, pandas, DuckDB, Polars) -----------------------------------------------------------
 lab-batch: setup ## Batch lab: every engine on the same orders at SIZE (100MB..10GB): time, memory, equality
