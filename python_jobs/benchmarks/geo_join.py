@@ -44,6 +44,7 @@ import psutil
 import shapely
 import typer
 
+from python_jobs.config import load_settings
 from python_jobs.geo import grid_index
 from python_jobs.geo.crs import to_metric
 
@@ -289,7 +290,6 @@ def _postgis_connection(say: Say) -> Iterator[Any]:
     """A database with PostGIS on a throwaway server; raises PostGISUnavailable-like errors to the caller."""
     import psycopg
 
-    from python_jobs.config import load_settings
     from python_jobs.geo.postgis import enable_postgis
     from python_jobs.postgres.server import find_bindir, throwaway_postgres
 
@@ -779,7 +779,10 @@ def main(
         str, typer.Option(help="Point counts, space- or comma-separated (1e6 1e7).")
     ] = "1e6 1e7",
     methods: Annotated[str, typer.Option(help="Comma-separated subset of the methods.")] = ",".join(METHODS),
-    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("data/reports/geo_join"),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Report folder (default: data/reports/geo_join under GROCERY_DATA_DIR)."),
+    ] = None,
     naive_sample: Annotated[int, typer.Option(help="Points the naive loop runs on.")] = 200,
     tract_px: Annotated[int, typer.Option(help="Metro size in pixels: (px/40)² tracts.")] = TRACT_PX,
 ) -> None:
@@ -789,6 +792,7 @@ def main(
     unknown = set(chosen) - set(METHODS)
     if unknown:
         raise typer.BadParameter(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+    out = out or load_settings().reports_dir / "geo_join"
     cmd = f'make bench-geo-join SIZES="{" ".join(f"{n:.0e}".replace("+0", "") for n in ns)}"'
     run(ns, out, methods=chosen, naive_sample=naive_sample, tract_px=tract_px, command=cmd)
     print(f"report: {out / 'report.md'}")
