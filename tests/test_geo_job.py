@@ -186,3 +186,30 @@ def test_duckdb_spatial_reads_the_warehouse_geometry_offline(settings: Settings,
     assert len(rows) == ran.rows["tracts"]
     for tract_id, python_km2, duckdb_km2 in rows:
         assert duckdb_km2 == pytest.approx(python_km2, rel=1e-6), tract_id
+
+
+def test_a_tract_with_a_missing_or_negative_population_is_kept_and_reported(
+    tmp_path, settings: Settings, ran: job.GeoRun
+) -> None:
+    dirty = settings.with_(data_dir=tmp_path / "data", warehouse_path=tmp_path / "data" / "w.duckdb")
+    job.ensure_landing(dirty, SIZE)
+    tracts_file = dirty.landing_dir / "geo" / "tracts.gpkg"
+    tracts = pyogrio.read_dataframe(tracts_file, layer="tracts")
+    first, second = tracts["tract_id"].iloc[0], tracts["tract_id"].iloc[1]
+    tracts["pop_2010"] = tracts["pop_2010"].astype("float64")
+    tracts.loc[0, "pop_2010"] = np.nan
+    tracts.loc[1, "pop_2020"] = -5
+    tracts_file.unlink()
+    pyogrio.write_dataframe(tracts, tracts_file, layer="tracts", driver="GPKG")
+
+    result = job.run(dirty, SIZE)
+    rejects = pd.read_parquet(result.paths["rejects"]).query("kind == 'incomplete'")
+    assert sorted(zip(rejects["feature_id"], rejects["reason"], strict=True)) == sorted(
+        [(str(first), "pop_2010 missing"), (str(second), "pop_2020 negative")]
+    )
+    years = pd.read_parquet(result.paths["tract_years"]).set_index(["tract_id", "year"])
+    assert len(years) == len(tracts) * len(DEFAULT_YEARS)  # every tract kept, every year
+    assert pd.isna(years.loc[(str(first), 2010), "population"])
+    assert pd.isna(years.loc[(str(second), 2020), "population"])
+    assert years.loc[(str(first), 2020), "population"] == tracts.loc[0, "pop_2020"]
+    assert years["population"].notna().sum() == len(years) - 2

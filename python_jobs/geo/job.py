@@ -13,7 +13,8 @@ classifies each year's image into a built-up mask, and writes under `<data_dir>/
   mean and max distance in metres), the customers inside its delivery zone, and the zone's area and
   area-weighted population (latest year);
 * `rejects.parquet`: every row that could not be placed, with a reason: customers outside every tract
-  (`unmatched`) and rows with a missing or invalid geometry (`quarantined`). For the customers,
+  (`unmatched`), rows with a missing or invalid geometry (`quarantined`) and tracts whose population of a year
+  is missing or negative (`incomplete`: the tract is kept, that year's population is NULL). For the customers,
   rows_in = placed in a tract + unmatched + quarantined (`GeoRun.balanced`).
 
 Geometry travels as hex WKB text, not a binary column: the same value in DuckDB, in PostgreSQL and in both
@@ -181,6 +182,20 @@ def build_tables(settings: Settings, work: Path) -> tuple[dict[str, pd.DataFrame
         }
     )
 
+    # A census value that is missing or negative cannot be used: the tract stays (its land is still measured),
+    # its population that year is NULL, and the reject says which value and why.
+    bad_population = []
+    for year in pop_years:
+        values = pd.to_numeric(tracts[f"pop_{year}"], errors="coerce")
+        for label, bad in (("missing", values.isna()), ("negative", values < 0)):
+            if bad.any():
+                bad_population.append(
+                    _rejects(
+                        "tracts", "tract_id", tracts[bad.to_numpy()], "incomplete", f"pop_{year} {label}"
+                    )
+                )
+        tracts[f"pop_{year}"] = values.where(values >= 0).round().astype("Int64")
+
     parts = []
     for year in pop_years:
         mask = write_builtup_mask(years[year], work / f"builtup_{year}.tif")
@@ -192,7 +207,7 @@ def build_tables(settings: Settings, work: Path) -> tuple[dict[str, pd.DataFrame
                 {
                     "tract_id": zonal["tract_id"].astype(str).to_numpy(),
                     "year": np.int64(year),
-                    "population": tracts[f"pop_{year}"].to_numpy(np.int64),
+                    "population": tracts[f"pop_{year}"].array,
                     "mapped_pixels": zonal["pixels"].to_numpy(np.int64),
                     "valid_pixels": zonal["valid_pixels"].to_numpy(np.int64),
                     "builtup_pixels": zonal["builtup_pixels"].to_numpy(np.int64),
@@ -247,6 +262,7 @@ def build_tables(settings: Settings, work: Path) -> tuple[dict[str, pd.DataFrame
             _rejects("customers", "customer_id", placed.unmatched, "unmatched", "outside every tract"),
             _rejects("customers", "customer_id", quarantined, "quarantined"),
             _rejects("tracts", "tract_id", tracts_in.quarantined, "quarantined"),
+            *bad_population,
             _rejects("stores", "store_id", stores_in.quarantined, "quarantined"),
             _rejects("delivery_zones", "store_id", zones_in.quarantined, "quarantined"),
         ],
