@@ -9,6 +9,8 @@ from datetime import date
 from typing import Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from python_jobs.config import Settings
 
@@ -45,6 +47,15 @@ def known_name(lookup: Callable[[str], object]) -> Callable[[str | None], str | 
         return name
 
     return check
+
+
+def progress_bar(
+    console: Console | None = None, description: str = "{task.description}", **options: Any
+) -> Progress:
+    """The project's one progress display: description, bar, done/total, elapsed (rich; `options` go to Progress,
+    e.g. transient=True or disable=...)."""
+    columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, **options)
 
 
 def import_entry(ref: str) -> Any:

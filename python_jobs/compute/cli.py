@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from python_jobs.cli_support import known_name, parse_days
+from python_jobs.cli_support import known_name, parse_days, progress_bar
 from python_jobs.compute.engines import ENGINES, get_engine
 from python_jobs.config import Settings, load_compute_settings, load_settings
 
@@ -71,14 +70,7 @@ def run(
     overrides = {"engine": engine, "fit": fit, "workers": workers, "paths": paths}
     compute = dataclasses.replace(compute, **{k: v for k, v in overrides.items() if v is not None})
     for when in _days(settings, day, days):
-        with Progress(
-            TextColumn(f"{when} · {compute.engine}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with progress_bar(console, f"{when} · {compute.engine}", transient=True) as bar:
             task = bar.add_task("tasks", total=None)
             try:
                 result = run_day(settings, compute, when, progress=lambda n, t=task: bar.advance(t, n))

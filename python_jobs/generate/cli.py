@@ -12,9 +12,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from python_jobs.cli_support import parse_days
+from python_jobs.cli_support import parse_days, progress_bar
 from python_jobs.config import Settings, load_settings
 from python_jobs.generate.day import DayResult, generate_day
 from python_jobs.generate.orders import new_order_count
@@ -64,8 +63,7 @@ def _settings(
 def _run(settings: Settings, days: list[int]) -> None:
     """Generate the days in order, with a progress bar (counted in new orders) when on a terminal."""
     total = sum(new_order_count(day, settings.day_date(day), settings.scale) for day in days)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+    with progress_bar(console, disable=not console.is_terminal) as progress:
         task = progress.add_task("orders", total=total)
         for day in days:
             progress.update(task, description=f"day {day} ({settings.day_date(day)})")

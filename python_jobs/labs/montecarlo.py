@@ -24,9 +24,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from python_jobs.cli_support import progress_bar
 from python_jobs.compute.engines import ENGINES, SimulationJob
 from python_jobs.config import ComputeSettings, load_settings
 from python_jobs.labs import montecarlo_bench as bench
@@ -125,13 +125,7 @@ def main(
         f"[bold]Monte Carlo lab[/]: N up to {largest:,} paths, {workers} workers, engines {', '.join(chosen)}"
     )
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with progress_bar(console) as progress:
 
         def run_with_bar(engine: str, job: SimulationJob, backend: bench.Backend) -> list:
             n = len(job.tasks())

@@ -31,9 +31,9 @@ import geopandas as gpd
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from python_jobs.cli_support import progress_bar
 from python_jobs.config import load_settings
 from python_jobs.geo.classify import ClassifierConfig, classify_years, fit_config, write_rule_masks
 from python_jobs.geo.generate import generate_metro
@@ -224,13 +224,7 @@ def main(
     readers = {s.year: GridReader(s, grid) for s in scenes}
     for r in readers.values():
         notes += r.resampled
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task(f"classify {len(years)} years", total=None)
 
         def advance(done: int, total: int) -> None:
