@@ -83,5 +83,7 @@ def test_the_network_part_of_the_lab_end_to_end(tmp_path: Path) -> None:
     assert (figures.hot_spots["clusters"] >= 0).all()
     text = network_markdown(figures)
     assert "OR-Tools" in text and "new stores" in text.lower()
+    o = figures.orders_read
+    assert 0 < o["rows_read"] < o["orders"] and o["bytes_read"] < o["bytes_total"]
     network_map(figures, tmp_path, tmp_path / "network.png")
     assert (tmp_path / "network.png").read_bytes()[:4] == b"\x89PNG"

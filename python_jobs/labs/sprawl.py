@@ -342,6 +342,7 @@ def main(
             "small_cases": figures.small_cases.to_dict("records"),
             "siting": figures.siting.to_dict("records"),
             "hot_spots": figures.hot_spots.to_dict("records"),
+            "orders_read": figures.orders_read,
         }
         t = lap("routing and siting", t)
 

@@ -24,6 +24,7 @@ from python_jobs.geo import siting
 from python_jobs.geo.crs import to_metric
 from python_jobs.geo.delivery import Vans, day_orders, route_store_day
 from python_jobs.geo.generate import GeoPaths, generate_metro
+from python_jobs.geo.partition import read_bbox, write_partitioned
 from python_jobs.geo.readers import read_vector
 from python_jobs.geo.routing import (
     Problem,
@@ -42,6 +43,7 @@ DEFAULT_VANS = Vans()
 # A thousand customers over a 61 km region are sparse: DBSCAN's default 150 m radius calls every one noise.
 # 1.2 km and 5 neighbours find the towns' clusters; HDBSCAN needs no radius at all.
 HOT_SPOT_EPS_M = 1_200.0
+ORDERS_BOX_M = 5_000.0  # a 5 km square around the store: "the day's orders near this store"
 HOT_SPOT_MIN_SAMPLES = 5
 
 
@@ -53,6 +55,7 @@ class NetworkFigures:
     small_cases: pd.DataFrame  # heuristic against brute force on 8-stop samples of the day
     siting: pd.DataFrame  # method, sites, population / customers / orders within reach before and after
     hot_spots: pd.DataFrame  # DBSCAN and HDBSCAN on the customers: clusters, noise
+    orders_read: dict  # the day's orders as partitioned GeoParquet, and one bbox read around the store
 
     @property
     def totals(self) -> dict[str, float]:
@@ -92,7 +95,40 @@ def run_network(
     waves = pd.DataFrame([asdict(w) for w in route_store_day(roads, paths.business, orders, store, vans)])
     small = _small_cases(roads, paths, orders, store, settings.seed)
     site_rows, hot = _siting(paths, roads, orders, new_sites, max_minutes)
-    return NetworkFigures(size_px, store, waves, small, site_rows, hot)
+    orders_read = _orders_geoparquet(paths, roads, orders, store, out_dir / "orders_by_cell")
+    return NetworkFigures(size_px, store, waves, small, site_rows, hot, orders_read)
+
+
+def _orders_geoparquet(
+    paths: GeoPaths, roads: RoadGraph, orders: pd.DataFrame, store: int, root: Path
+) -> dict:
+    """The day's orders at their customers' points, written as quadkey-partitioned GeoParquet, then read back
+    for a box of ORDERS_BOX_M around the store: the files, row groups and bytes the box touched, and a check
+    that it returned exactly the orders inside it."""
+    customers = to_metric(read_vector(paths.business, "customers").good, roads.crs)
+    located = customers[["customer_id", "geometry"]].merge(orders, on="customer_id")
+    written = write_partitioned(located, root, level=3, row_group_size=64)
+    stores = to_metric(read_vector(paths.business, "stores").good, roads.crs)
+    point = stores.loc[stores["store_id"] == store, "geometry"].iloc[0]
+    half = ORDERS_BOX_M / 2
+    box = (point.x - half, point.y - half, point.x + half, point.y + half)
+    read = read_bbox(root, box)
+    xy = shapely.get_coordinates(located.geometry.values)
+    inside = (xy[:, 0] >= box[0]) & (xy[:, 0] <= box[2]) & (xy[:, 1] >= box[1]) & (xy[:, 1] <= box[3])
+    got = sorted(read.rows["order_id"].tolist())
+    if got != sorted(located.loc[inside, "order_id"].tolist()):
+        raise RuntimeError("the bbox read did not return exactly the orders inside its box")
+    return {
+        "orders": len(located),
+        "files": written.files,
+        "row_groups": written.row_groups,
+        "box_km": ORDERS_BOX_M / 1000,
+        "rows_read": len(got),
+        "files_read": read.files_read,
+        "row_groups_read": read.row_groups_read,
+        "bytes_read": read.bytes_read,
+        "bytes_total": read.bytes_total,
+    }
 
 
 def _small_cases(
@@ -239,6 +275,17 @@ def network_markdown(figures: NetworkFigures) -> str:
             f"{row['customers_before']:,.0f} → {row['customers_after']:,.0f} of {row['customers']:,.0f} | "
             f"{row['orders_before']:,.0f} → {row['orders_after']:,.0f} of {row['orders']:,.0f} |"
         )
+    o = figures.orders_read
+    lines += [
+        "",
+        "## The day's orders as partitioned GeoParquet",
+        "",
+        f"The day's {o['orders']:,} orders at their customers' points, by quadkey cell: {o['files']} files, "
+        f"{o['row_groups']} row groups. A {o['box_km']:g} km box around store {figures.store_id} read "
+        f"{o['files_read']} files and {o['row_groups_read']} row groups, {o['bytes_read']:,} of "
+        f"{o['bytes_total']:,} bytes ({o['bytes_read'] / o['bytes_total']:.1%}), and returned exactly the "
+        f"{o['rows_read']:,} orders inside it.",
+    ]
     hot = figures.hot_spots
     lines += [
         "",
