@@ -10,17 +10,20 @@ state and calls the very same method, so the prototype scored here and the job's
    (and at least `DIM` rows back, so it never overlaps itself). A daily or weekly cycle, a level that became the
    new normal or a flat line that has lasted finds close neighbours in its own past; a spike, a new level, a
    flat line in a series that used to move, a changed rhythm do not. (The idea of NAB's KNN-CAD.)
-2. **Calibration: the tail probability of that raw score under the series' own recent raw scores.** A Gaussian
+   A flat line among noisy values is the one change that comes *closer* to its past (a constant vector is
+   nearer to noisy ones than they are to each other), so a second raw score reads flatness: minus the log of
+   the spread (standard deviation) of the last `DIM` values, with a floor at `FLAT_FLOOR` of their usual spread.
+2. **Calibration: the tail probability of each raw score under the series' own recent raw scores.** A Gaussian
    of the previous `LONG` raw scores (mean, standard deviation); the row's score is -log10 of the upper tail
-   probability of its raw score, divided by `SCALE` and capped at 1: 0.3 = a one-in-a-million raw score for
-   this series, and the score keeps ranking where a probability would round to 1.0 (the idea of HTM's anomaly
-   likelihood).
+   probability of its raw score, L, mapped to L / (L + `SCALE`) (the larger of the two channels): 0.375 = a
+   one-in-a-million raw score for this series, 0.5 = one in 10^10, and the score keeps ranking where a
+   probability would round to 1.0 (the idea of HTM's anomaly likelihood).
 3. **One alarm per incident**: a row at or above `ALARM` is an alarm; the `SUPPRESS` rows after it score 0
    (their raw scores still enter the history), so a disturbance raises one alarm row at its onset, not one per
    row while it lasts.
 
-State per series is bounded: a ring of the last `HISTORY + 2 * DIM` values and one of the last `LONG` raw scores
-(about 16 KB), plus two counters. Parameters are few and round; they were chosen on generated series and on the
+State per series is bounded: a ring of the last `HISTORY + 2 * DIM` values and two of the last `LONG` raw scores
+and spreads (about 24 KB), plus three counters. Parameters are few and round; they were chosen on generated series and on the
 NAB sample's realKnownCause and artificial categories (docs/streaming.md gives the sweep and per-category
 figures), never on other NAB categories.
 """
@@ -37,10 +40,13 @@ HISTORY = 1000  # lag vectors compared against: those ending in the last HISTORY
 K = 3  # nearest neighbours averaged
 LONG = 1000  # raw scores the calibration Gaussian is fitted to
 MIN_CALIBRATION = 100  # raw scores needed before a row may score above 0
-SCALE = 20.0  # score = -log10(tail probability) / SCALE, capped at 1
-ALARM = 0.3  # tail probability 1e-6
+SCALE = 10.0  # score = L / (L + SCALE), L = -log10(tail probability): 0.5 at p = 1e-10, never saturates
+ALARM = 0.375  # L = 6: tail probability 1e-6
 SUPPRESS = 100  # rows held back after an alarm
 SIGMA_FLOOR = 1e-6
+FLAT_FLOOR = (
+    0.01  # spreads below 1 % of the usual spread count as 1 %: a flat line is flat, whatever its noise
+)
 
 
 def neglog10_tail(z: float) -> float:
@@ -56,7 +62,8 @@ class SeriesDetector:
     def __init__(self) -> None:
         self.values = np.zeros(HISTORY + 2 * DIM)  # ring, oldest first once full
         self.n_values = 0
-        self.raw = np.zeros(LONG)  # ring of raw scores
+        self.raw = np.zeros(LONG)  # ring of raw kNN scores
+        self.spreads = np.zeros(LONG)  # ring of the spreads of the last DIM values, row by row
         self.n_raw = 0
         self.suppressed = 0  # rows still held back after the last alarm
 
@@ -79,16 +86,27 @@ class SeriesDetector:
         d = np.sqrt(((candidates - window[-DIM:]) ** 2).sum(axis=1))
         return float(np.partition(d, K - 1)[:K].mean())
 
+    @staticmethod
+    def _flat_score(spread: float, spreads: np.ndarray) -> float:
+        """Flatness: -log of the current spread against the same of the past spreads, floored alike."""
+        floor = FLAT_FLOOR * float(spreads.mean()) + 1e-12
+        return _tail_score(-math.log(spread + floor), -np.log(spreads + floor))
+
     def update(self, value: float) -> float:
-        raw = self.raw_score(self._push_value(float(value)))
+        window = self._push_value(float(value))
+        raw = self.raw_score(window)
         if raw is None:
             return 0.0
+        spread = float(window[-DIM:].std())
         score = 0.0
         if self.n_raw >= MIN_CALIBRATION:
-            history = self.raw[: min(self.n_raw, LONG)]
-            z = (raw - float(history.mean())) / max(float(history.std()), SIGMA_FLOOR)
-            score = min(neglog10_tail(z) / SCALE, 1.0)
+            filled = min(self.n_raw, LONG)
+            score = max(
+                _tail_score(raw, self.raw[:filled]),
+                self._flat_score(spread, self.spreads[:filled]),
+            )
         self.raw[self.n_raw % LONG] = raw
+        self.spreads[self.n_raw % LONG] = spread
         self.n_raw += 1
         if self.suppressed > 0:
             self.suppressed -= 1
@@ -96,6 +114,12 @@ class SeriesDetector:
         if score >= ALARM:
             self.suppressed = SUPPRESS
         return score
+
+
+def _tail_score(raw: float, history: np.ndarray) -> float:
+    z = (raw - float(history.mean())) / max(float(history.std()), SIGMA_FLOOR)
+    surprise = neglog10_tail(z)
+    return surprise / (surprise + SCALE)
 
 
 def score_series(values: np.ndarray) -> np.ndarray:
