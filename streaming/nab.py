@@ -5,9 +5,10 @@
 The detector is one Flink job over all series: SQL parses the replay and sorts it by event time, then a
 `KeyedProcessFunction` keyed by series holds a `streaming.detector.SeriesDetector` in keyed state and calls its
 `update` once per reading (the NumPy prototype itself, so the job's scores equal the prototype's row for row):
-a kNN distance of the last 8 values to their past, calibrated as the tail probability under the series' own
-recent raw scores, one alarm row per incident (`streaming.detector` explains the three layers). Every point gets
-`anomaly_score` in [0, 1]; an alarm is a score >= `detector.ALARM` (0.3). Nothing here reads the labels before
+a kNN distance of the last 8 values to their past and a flatness score, each calibrated as its tail probability
+under the series' own recent raw scores, one alarm row per incident (`streaming.detector` explains the three
+layers). Every point gets `anomaly_score` in [0, 1); an alarm is a score >= `detector.ALARM` (0.375, a tail
+probability of 1e-6). Nothing here reads the labels before
 scoring: they are used only to write the `label` column and the summary. Then `streaming.nab_eval` scores the
 result files with NAB's scoring (`streaming.nab_score`) beside the baselines and, when the folder has them,
 NAB's reference detectors.
@@ -74,8 +75,9 @@ def write_replay(series: list[Series], target: Path) -> int:
 class ScoreSeries(KeyedProcessFunction):
     """Per series (the key): a `streaming.detector.SeriesDetector` in keyed state, one `update` per reading.
 
-    The detector is a small picklable object (two fixed-length rings and two counters), so its state per
-    series is bounded; it is checkpointed with the job like any keyed state."""
+    The detector is a small picklable object (three fixed-length rings, about 24 KB, and three counters), so its
+    state per series is bounded; it is checkpointed with the job like any keyed state. Rows reach it in event-time
+    order (the SQL sort above it); rows with the same timestamp in arrival order."""
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(
