@@ -185,6 +185,13 @@ def evaluate(input_dir: Path, out: Path, ds_out: Path | None = None) -> dict:
         ),
         "dead_letters": dead_letters(input_dir, out),
     }
+    if (out / "alarms").exists():
+        # One alarm row per incident of the SQL job's alerts: the row-level output agrees with the count.
+        report["alarm_rows"] = {
+            "alarms": len(read_lines(out / "alarms")),
+            "anomaly_rows": len(read_lines(out / "anomalies")),
+            "incidents": len(incidents(alerts_from_outputs(out))),
+        }
     if (ds_out / "clean").exists():
         report["exactly_once"] = exactly_once(input_dir, ds_out)
         report["late"] = late_events(input_dir, ds_out)

@@ -213,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         f"detector          precision {d['precision']}  recall {d['recall']}  "
         f"delay median {d['delay_minutes_median']} min (max {d['delay_minutes_max']})  {d['by_kind']}"
     )
+    if "alarm_rows" in report:
+        a = report["alarm_rows"]
+        print(
+            f"alarm rows        {a['alarms']} (one per incident: {a['incidents']} incidents "
+            f"from {a['anomaly_rows']} anomaly rows of the SQL job)"
+        )
     print(f"report            {reports / f'lab-{day}.json'}\nfigure            {png}")
     return 0
 

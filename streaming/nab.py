@@ -2,15 +2,16 @@
 
     python -m streaming.nab --nab-dir <folder with data/<category>/<name>.csv and labels/combined_windows.json>
 
-The detector is one Flink SQL job over all series (partitioned by series, ordered by event time):
-- streaming statistics: per-point z-score of the step from the previous point against the steps of the last
-  288 points, and a level-shift score (mean of the last 12 points against the last 288), all OVER windows;
-- CEP (MATCH_RECOGNIZE): a sustained deviation (3 points in a row beyond 3sigma) and a flatline in a series that
-  used to move (12 identical values after a window with spread).
-Every point gets `anomaly_score` in [0, 1] (the strongest of the statistic, scaled, and a CEP hit = 1); an alarm
-is a score >= 0.5. Nothing here reads the labels before scoring: they are used only to write the `label`
-column and the summary. Then `streaming.nab_eval` scores the result files with NAB's scoring
-(`streaming.nab_score`) beside the baselines and, when the folder has them, NAB's reference detectors.
+The detector is one Flink job over all series: SQL parses the replay and sorts it by event time, then a
+`KeyedProcessFunction` keyed by series holds a `streaming.detector.SeriesDetector` in keyed state and calls its
+`update` once per reading (the NumPy prototype itself, so the job's scores equal the prototype's row for row):
+a kNN distance of the last 8 values to their past and a flatness score, each calibrated as its tail probability
+under the series' own recent raw scores, one alarm row per incident (`streaming.detector` explains the three
+layers). Every point gets `anomaly_score` in [0, 1); an alarm is a score >= `detector.ALARM` (0.375, a tail
+probability of 1e-6). Nothing here reads the labels before
+scoring: they are used only to write the `label` column and the summary. Then `streaming.nab_eval` scores the
+result files with NAB's scoring (`streaming.nab_score`) beside the baselines and, when the folder has them,
+NAB's reference detectors.
 
 NAB series start in different years: a watermark shared by all of them would make every series but the
 latest-starting one late. The driver therefore replays them on a common clock (each series shifted to start
@@ -28,18 +29,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pyflink.common import Row, Types
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ValueStateDescriptor
+
 from streaming import nab_eval
+from streaming.detector import ALARM, SeriesDetector
 from streaming.evaluate import parse_ts, read_json_rows
-from streaming.flink_env import FlinkOptions, table_env
+from streaming.flink_env import FlinkOptions, stream_env
 from streaming.progress import track
 
 ORIGIN = datetime(2000, 1, 1)
-LONG_WINDOW = 288
-SHORT_WINDOW = 12
-WARMUP = 100
-ALARM = 0.5
-SPIKE_Z = 6.0
-SHIFT_Z = 4.0
 INCIDENT_GAP = timedelta(hours=2)
 
 
@@ -72,8 +72,27 @@ def write_replay(series: list[Series], target: Path) -> int:
     return len(lines)
 
 
+class ScoreSeries(KeyedProcessFunction):
+    """Per series (the key): a `streaming.detector.SeriesDetector` in keyed state, one `update` per reading.
+
+    The detector is a small picklable object (three fixed-length rings, about 24 KB, and three counters), so its
+    state per series is bounded; it is checkpointed with the job like any keyed state. Rows reach it in event-time
+    order (the SQL sort above it); rows with the same timestamp in arrival order."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.state = runtime_context.get_state(
+            ValueStateDescriptor("series_detector", Types.PICKLED_BYTE_ARRAY())
+        )
+
+    def process_element(self, value, ctx: KeyedProcessFunction.Context):
+        detector = self.state.value() or SeriesDetector()
+        score = detector.update(value[2])
+        self.state.update(detector)
+        yield Row(value[0], value[1], value[2], score)
+
+
 def run_detector(replay_dir: Path, out: Path, options: FlinkOptions) -> None:
-    t_env = table_env(options)
+    _env, t_env = stream_env(options)
     t_env.execute_sql(f"""
         CREATE TABLE points (
             line STRING,
@@ -82,76 +101,29 @@ def run_detector(replay_dir: Path, out: Path, options: FlinkOptions) -> None:
             original_ts AS SPLIT_INDEX(line, ',', 2),
             v AS CAST(SPLIT_INDEX(line, ',', 3) AS DOUBLE),
             -- The replay is in order, but series share timestamps: a watermark equal to the last row time
-            -- would make the next series' row at that same instant late (dropped by the OVER operator).
+            -- would make the next series' row at that same instant late (dropped by the sort below).
             WATERMARK FOR event_time AS event_time - INTERVAL '1' SECOND
         ) WITH ('connector' = 'filesystem', 'path' = '{replay_dir.resolve().as_uri()}', 'format' = 'raw')
     """)
-    # One OVER window per query (a Flink rule): the step from the previous point first, then the long window
-    # (level and spread of values and of steps), then the short one on top of it.
-    t_env.execute_sql("""
-        CREATE TEMPORARY VIEW steps AS
-        SELECT series, event_time, original_ts, v,
-            v - LAG(v, 1, v) OVER (PARTITION BY series ORDER BY event_time) AS step
-        FROM points
-    """)
+    # Event-time order per series whatever the arrival order: a sort on the row time releases rows as the
+    # watermark passes them (state: only the rows not yet behind the watermark).
+    ordered = t_env.sql_query("SELECT series, original_ts, v FROM points ORDER BY event_time")
+    row_type = Types.ROW_NAMED(
+        ["series", "original_ts", "v", "score"],
+        [Types.STRING(), Types.STRING(), Types.DOUBLE(), Types.DOUBLE()],
+    )
+    scored = (
+        t_env.to_data_stream(ordered)
+        .key_by(lambda r: r[0], key_type=Types.STRING())
+        .process(ScoreSeries(), output_type=row_type)
+        .name("series detector")
+    )
+    t_env.create_temporary_view("scored", t_env.from_data_stream(scored))
     t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW stats_long AS
-        SELECT series, event_time, original_ts, v, step,
-            COUNT(v) OVER w AS n, AVG(v) OVER w AS mean_long, STDDEV_POP(v) OVER w AS std_long,
-            AVG(step) OVER w AS step_mean, STDDEV_POP(step) OVER w AS step_std
-        FROM steps
-        WINDOW w AS (PARTITION BY series ORDER BY event_time
-                     ROWS BETWEEN {LONG_WINDOW - 1} PRECEDING AND CURRENT ROW)
+        CREATE TABLE scores (series STRING, original_ts STRING, v DOUBLE, score DOUBLE)
+        WITH ('connector' = 'filesystem', 'path' = '{(out / "scores").resolve().as_uri()}', 'format' = 'json')
     """)
-    t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW stats AS
-        SELECT *, AVG(v) OVER (PARTITION BY series ORDER BY event_time
-                               ROWS BETWEEN {SHORT_WINDOW - 1} PRECEDING AND CURRENT ROW) AS mean_short
-        FROM stats_long
-    """)
-    # A floor on sigma relative to the level keeps a nearly constant series from turning noise into alarms.
-    t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW scored AS
-        SELECT series, event_time, original_ts, v, n, std_long,
-            -- A point's jump against the usual size of a step: seasonality moves slowly, a spike or a
-            -- level shift jumps. (Against the level itself, a daily cycle's spread hides a spike.)
-            CASE WHEN n < {WARMUP} THEN 0.0
-                 ELSE ABS(step - step_mean) / GREATEST(step_std, 1e-3 * ABS(mean_long), 1e-9) END AS z,
-            CASE WHEN n < {WARMUP} THEN 0.0
-                 ELSE ABS(mean_short - mean_long) / GREATEST(std_long, 1e-3 * ABS(mean_long), 1e-9) END AS z_shift
-        FROM stats
-    """)
-    for name, columns in (
-        ("scores", "series STRING, original_ts STRING, v DOUBLE, score DOUBLE"),
-        ("alerts", "series STRING, original_ts STRING, rule STRING"),
-    ):
-        t_env.execute_sql(f"""
-            CREATE TABLE {name} ({columns}) WITH ('connector' = 'filesystem',
-                'path' = '{(out / name).resolve().as_uri()}', 'format' = 'json')
-        """)
-    statements = t_env.create_statement_set()
-    statements.add_insert_sql(f"""
-        INSERT INTO scores SELECT series, original_ts, v,
-            LEAST(1.0, GREATEST(z / {SPIKE_Z}, z_shift / {SHIFT_Z}) * {ALARM}) FROM scored
-    """)
-    statements.add_insert_sql(f"""
-        INSERT INTO alerts
-        SELECT series, original_ts, 'sustained_deviation' FROM scored MATCH_RECOGNIZE (
-            PARTITION BY series ORDER BY event_time
-            MEASURES LAST(D.original_ts) AS original_ts
-            ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
-            PATTERN (D{{3}})
-            DEFINE D AS D.z > 3.0)
-        UNION ALL
-        SELECT series, original_ts, 'flatline' FROM scored MATCH_RECOGNIZE (
-            PARTITION BY series ORDER BY event_time
-            MEASURES LAST(F.original_ts) AS original_ts
-            ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
-            PATTERN (A F{{11}})
-            DEFINE A AS A.n >= {WARMUP} AND A.std_long > 1e-3 * ABS(A.v) + 1e-9,
-                   F AS F.v = A.v)
-    """)
-    statements.execute().wait()
+    t_env.execute_sql("INSERT INTO scores SELECT series, original_ts, v, score FROM scored").wait()
 
 
 def _windows(labels: dict, key: str) -> list[tuple[datetime, datetime]]:
@@ -162,8 +134,6 @@ def summarize(series: list[Series], out: Path, labels: dict) -> dict:
     scores: dict[str, dict[str, float]] = {}
     for r in read_json_rows(out / "scores"):
         scores.setdefault(r["series"], {})[r["original_ts"]] = r["score"]
-    for r in read_json_rows(out / "alerts"):
-        scores.setdefault(r["series"], {})[r["original_ts"]] = 1.0
     per_series = []
     for s in track(series, len(series), "nab results"):
         windows = _windows(labels, s.key)
@@ -176,7 +146,8 @@ def summarize(series: list[Series], out: Path, labels: dict) -> dict:
             for ts, value in s.rows:
                 score = scores.get(s.key, {}).get(f"{ts:%Y-%m-%d %H:%M:%S}", 0.0)
                 label = int(any(a <= ts <= b for a, b in windows))
-                w.writerow([f"{ts:%Y-%m-%d %H:%M:%S}", value, round(score, 4), label])
+                # Full precision: a rounded score ties rows the detector ranks apart.
+                w.writerow([f"{ts:%Y-%m-%d %H:%M:%S}", value, repr(float(score)), label])
                 if score >= ALARM:
                     alarms.append(ts)
         detected, delays = 0, []
@@ -244,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     series = load_series(args.nab_dir)
     if not series:
         parser.error(f"no series under {args.nab_dir / 'data'}")
-    for name in ("scores", "alerts", "replay", "results"):
+    for name in ("scores", "alerts", "replay", "results"):  # alerts/: written by the former CEP job
         _clear(out / name)
     points = write_replay(series, out / "replay" / "points.csv")
     started = time.perf_counter()

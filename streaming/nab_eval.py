@@ -3,7 +3,7 @@
     python -m streaming.nab_eval --nab-dir <NAB folder> [--results <streaming.nab's results/>]
 
 In one table, per category and overall: the project's Flink detector (its result files from `streaming.nab`,
-at the threshold NAB's sweep picks and at its own alarm threshold 0.5), the baselines of `streaming.baselines`,
+at the threshold NAB's sweep picks and at its own alarm threshold, `streaming.detector.ALARM`), the baselines of `streaming.baselines`,
 and, when the folder has them (`reference/results/<detector>/`), the published outputs of NAB's reference
 detectors re-scored by this scorer. Columns: normalised score for the three profiles (each detector's threshold
 optimised per profile over all the series), and at the standard profile's threshold the labelled windows
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from streaming.baselines import REGISTRY
+from streaming.detector import ALARM
 from streaming.nab_score import (
     PROFILES,
     Prepared,
@@ -38,7 +39,7 @@ from streaming.nab_score import (
 INCIDENT_GAP = np.timedelta64(2, "h")
 HOUR = np.timedelta64(1, "h")
 PROJECT = "flink_detector"
-PROJECT_ALARM = 0.5  # streaming.nab's alarm level
+PROJECT_ALARM = ALARM  # streaming.nab's alarm level (streaming.detector)
 REFERENCES = ("numenta", "knncad", "windowedGaussian", "random", "null")
 
 

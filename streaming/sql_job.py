@@ -7,6 +7,7 @@
                      ├─ HOP 5 min / 1 min ──────────────────────────────────────────────────────┼─ calibrate
                      ├─ SESSION (door open, 30 s gap) ───────────────────────────────────────────┘  (UDF) → windows
                      ├─ MATCH_RECOGNIZE: door left open, flatline, silent gap → anomalies
+                     │     └─ (+ compressor) first alert of each incident (30 min gap, OVER + LAG) → alarms
                      ├─ latest state per sensor (upsert changelog, debezium-json) → calibrate → sensor_state
                      └─ 1 in 20 events → latency probe (file published → row computed)
 
@@ -37,6 +38,7 @@ from streaming.flink_env import FlinkOptions, stream_env
 
 WATERMARK_BOUND_S = 30
 SILENT_MINUTES = 10
+INCIDENT_GAP_MINUTES = 30  # alerts of one sensor closer than this are one incident (streaming.evaluate)
 # Readings have two decimals. A DOUBLE sum depends on the order rows reach the window (file splits, restarts),
 # so its last bits differ between two replays of the same day; a DECIMAL sum is exact, and so is the mean.
 EXACT_MEAN = "CAST(AVG(CAST(temp_c AS DECIMAL(7, 2))) AS DOUBLE)"
@@ -55,7 +57,7 @@ class SqlJobConfig:
     # "windows" (the design above) or "events": the UDF on every reading, kept to measure what it costs.
     calibrate_on: str = "windows"
     pandas_udf: bool = True
-    parts: tuple[str, ...] = ("windows", "anomalies", "dead_letters", "state", "latency")
+    parts: tuple[str, ...] = ("windows", "anomalies", "alarms", "dead_letters", "state", "latency")
     # The watermark moves in steps of this many seconds of event time (0: with every record that advances it).
     watermark_step_s: int = 0
     options: FlinkOptions = field(default_factory=FlinkOptions)
@@ -245,23 +247,26 @@ def _windows_sql(cfg: SqlJobConfig) -> str:
     """
 
 
-def _anomalies_sql(live: bool) -> str:
+def _anomalies_sql(live: bool, alert_time: bool = False) -> str:
     """CEP rules, one per injected anomaly kind; each row: when it started and when it could be detected.
 
     `published_at` (the input file's mtime) and `emitted_at` (wall clock) measure alert latency in live mode. In
     a bounded replay they would only record when this run happened, so they are NULL there: a replay of the
-    same day writes the same rows every time."""
+    same day writes the same rows every time. `alert_time` adds each match's row time (`MATCH_ROWTIME()`, a time
+    attribute) as a last column, for `_alarms_sql`."""
+    rt = ", alert_time" if alert_time else ""
+    rt_measure = ", MATCH_ROWTIME() AS alert_time" if alert_time else ""
     emitted = "CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3))" if live else "CAST(NULL AS TIMESTAMP(3))"
     published = "published_at" if live else "CAST(NULL AS TIMESTAMP(3))"
     # MEASURES keep the row-time attribute on some branches; UNION ALL needs plain timestamps: cast all.
     return f"""
         SELECT sensor_id, store_id, 'door_open' AS kind, CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), score, {published},
-               {emitted} AS emitted_at
+               {emitted} AS emitted_at{rt}
         FROM enriched MATCH_RECOGNIZE (
             PARTITION BY sensor_id ORDER BY event_time
             MEASURES FIRST(S.event_time) AS start_time, LAST(E.event_time) AS detected_at,
                      LAST(E.store_id) AS store_id, LAST(E.temp_c) - FIRST(S.temp_c) AS score,
-                     LAST(E.published_at) AS published_at
+                     LAST(E.published_at) AS published_at{rt_measure}
             ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
             -- Door open, still open 10 minutes later (no close in between: O/E require door_open = 1)
             -- and warmer than when it opened.
@@ -271,34 +276,34 @@ def _anomalies_sql(live: bool) -> str:
                    E AS E.door_open = 1 AND E.event_time >= S.event_time + INTERVAL '10' MINUTE
                         AND E.temp_c > S.temp_c + 1.0)
         UNION ALL
-        SELECT sensor_id, store_id, 'flatline', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), 0.0, {published}, {emitted}
+        SELECT sensor_id, store_id, 'flatline', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), 0.0, {published}, {emitted}{rt}
         FROM enriched MATCH_RECOGNIZE (
             PARTITION BY sensor_id ORDER BY event_time
             MEASURES A.event_time AS start_time, LAST(F.event_time) AS detected_at,
-                     LAST(F.store_id) AS store_id, LAST(F.published_at) AS published_at
+                     LAST(F.store_id) AS store_id, LAST(F.published_at) AS published_at{rt_measure}
             ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
             -- 30 identical readings in a row: a real thermal mass with sensor noise never repeats exactly.
             PATTERN (A F{{29}}) WITHIN INTERVAL '15' MINUTE
             DEFINE F AS F.temperature = A.temperature)
         UNION ALL
-        SELECT sensor_id, store_id, 'silent', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), gap_minutes, {published}, {emitted}
+        SELECT sensor_id, store_id, 'silent', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), gap_minutes, {published}, {emitted}{rt}
         FROM enriched MATCH_RECOGNIZE (
             PARTITION BY sensor_id ORDER BY event_time
             MEASURES A.event_time AS start_time, B.event_time AS detected_at, B.store_id AS store_id,
                      CAST(TIMESTAMPDIFF(SECOND, A.event_time, B.event_time) AS DOUBLE) / 60 AS gap_minutes,
-                     B.published_at AS published_at
+                     B.published_at AS published_at{rt_measure}
             ONE ROW PER MATCH AFTER MATCH SKIP TO LAST B
             -- SQL sees silence only when the sensor speaks again; the DataStream job's timers raise it live.
             PATTERN (A B)
             DEFINE B AS B.event_time > A.event_time + INTERVAL '{SILENT_MINUTES}' MINUTE)
         UNION ALL
         SELECT sensor_id, store_id, 'compressor_failure', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), score, {published},
-               {emitted}
+               {emitted}{rt}
         FROM tumble_1m MATCH_RECOGNIZE (
             PARTITION BY sensor_id ORDER BY window_time
             MEASURES B.window_start AS start_time, LAST(E.window_end) AS detected_at,
                      LAST(E.store_id) AS store_id, LAST(E.temp_mean) - B.temp_mean AS score,
-                     LAST(E.published_at) AS published_at
+                     LAST(E.published_at) AS published_at{rt_measure}
             ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
             -- Ten minutes of one-minute means that never fall back, door shut, ending 2.5 °C above the
             -- start: a defrost bump (1.2 °C, back down within 15 min) or a door opening does not qualify.
@@ -307,6 +312,22 @@ def _anomalies_sql(live: bool) -> str:
                         AND R.temp_mean > COALESCE(LAST(R.temp_mean, 1), B.temp_mean) - 0.1,
                    E AS E.door_open_events = 0 AND E.temp_mean > LAST(R.temp_mean) - 0.1
                         AND E.temp_mean > B.temp_mean + 2.5)
+    """
+
+
+def _alarms_sql(live: bool) -> str:
+    """One row per incident: an alert of a sensor raises an alarm row only if that sensor's previous alert (raised
+    or held back) is INCIDENT_GAP_MINUTES or more before it, the rule `streaming.evaluate.incidents` uses to count
+    pages. So the row-level output agrees with the incident count: the anomalies stay in `anomalies/` (every CEP
+    match, for the warehouse), `alarms/` is what would page someone. Event time: the OVER orders each sensor's
+    alerts by their match's row time, whatever order the four rules emit them in."""
+    return f"""
+        SELECT sensor_id, store_id, kind, start_time, detected_at, score, published_at, emitted_at FROM (
+            SELECT *, LAG(detected_at) OVER (PARTITION BY sensor_id ORDER BY alert_time) AS previous_at
+            FROM ({_anomalies_sql(live, alert_time=True)})
+                AS a (sensor_id, store_id, kind, start_time, detected_at, score, published_at, emitted_at,
+                      alert_time))
+        WHERE previous_at IS NULL OR detected_at >= previous_at + INTERVAL '{INCIDENT_GAP_MINUTES}' MINUTE
     """
 
 
@@ -332,6 +353,12 @@ def _sinks(t_env: TableEnvironment, out: Path, live: bool) -> None:
     )
     fs(
         "anomalies",
+        "sensor_id STRING, store_id INT, kind STRING, start_time TIMESTAMP(3), detected_at TIMESTAMP(3), "
+        "score DOUBLE, published_at TIMESTAMP(3), emitted_at TIMESTAMP(3)",
+        "json",
+    )
+    fs(
+        "alarms",
         "sensor_id STRING, store_id INT, kind STRING, start_time TIMESTAMP(3), detected_at TIMESTAMP(3), "
         "score DOUBLE, published_at TIMESTAMP(3), emitted_at TIMESTAMP(3)",
         "json",
@@ -368,6 +395,8 @@ def run(cfg: SqlJobConfig) -> dict:
         statements.add_insert_sql(f"INSERT INTO windows_sink {_windows_sql(cfg)}")
     if "anomalies" in cfg.parts:
         statements.add_insert_sql(f"INSERT INTO anomalies_sink {_anomalies_sql(cfg.live)}")
+    if "alarms" in cfg.parts:
+        statements.add_insert_sql(f"INSERT INTO alarms_sink {_alarms_sql(cfg.live)}")
     if "dead_letters" in cfg.parts:
         statements.add_insert_sql(
             "INSERT INTO dead_letters_sink SELECT line, reason, file_name FROM parsed WHERE reason IS NOT NULL"
@@ -416,7 +445,7 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
         default="windows",
         help="apply the calibration UDF to window aggregates (default) or to every reading (benchmark)",
     )
-    parser.add_argument("--parts", default="windows,anomalies,dead_letters,state,latency")
+    parser.add_argument("--parts", default="windows,anomalies,alarms,dead_letters,state,latency")
     parser.add_argument(
         "--watermark-interval-ms",
         type=int,

@@ -16,6 +16,7 @@ from streaming.evaluate import (
     dead_letters,
     detector_scores,
     exactly_once,
+    incidents,
     late_events,
     parse_ts,
     read_json_rows,
@@ -151,6 +152,17 @@ def test_detector_finds_every_injected_anomaly_with_few_false_alarms(day: dict[s
     assert scores["recall"] == 1.0, scores
     assert scores["precision"] >= 0.75, scores
     assert scores["delay_minutes_median"] <= 15, scores
+
+
+def test_alarm_rows_are_the_first_alert_of_each_incident(day: dict[str, Path]) -> None:
+    """`alarms/` holds one row per incident (alerts of a sensor < 30 min apart), the one at its onset."""
+    alerts = alerts_from_outputs(day["sql"])
+    onsets = sorted((g[0].sensor_id, g[0].kind, g[0].detected_at) for g in incidents(alerts))
+    alarms = sorted(
+        (r["sensor_id"], r["kind"], parse_ts(r["detected_at"])) for r in read_json_rows(day["sql"] / "alarms")
+    )
+    assert len(alerts) > len(alarms) > 0  # the fixture's day has incidents of several alert rows
+    assert alarms == onsets
 
 
 def test_silence_timer_fires_during_the_stream_not_at_its_end(day: dict[str, Path]) -> None:

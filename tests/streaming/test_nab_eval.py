@@ -76,11 +76,14 @@ def test_evaluation_table_report_and_project_results(tmp_path: Path) -> None:
     assert summary["series"] == 2 and summary["windows"] == 1 and summary["points"] == 2 * n
     # Swept: the threshold 0.9 catches the window at its first row and not the false alarm (100 = perfect).
     assert summary["standard"]["flink_detector"] == pytest.approx(100.0)
-    # At 0.5 the quiet series' alarm costs A_FP = 0.11 of a normalised range of 2: 100 - 5.5.
-    assert summary["standard"]["flink_detector @0.5"] == pytest.approx(94.5)
+    # At its alarm level (0.375 <= 0.6) the quiet series' alarm costs A_FP = 0.11 of a normalised range of 2.
+    assert summary["standard"][f"flink_detector @{nab_eval.PROJECT_ALARM}"] == pytest.approx(94.5)
     assert summary["standard"]["null"] == 0.0
     assert not any(name.endswith("(NAB)") for name in summary["standard"])  # no reference/ folder here
     text = report.read_text()
     assert "| flink_detector | project | overall | 1 | 100.0 |" in text
-    assert "| flink_detector @0.5 | project | quiet | 0 | n/a | n/a | n/a | 0.5 | 0/0 | 1 |" in text
+    alarm = nab_eval.PROJECT_ALARM
+    assert (
+        f"| flink_detector @{alarm} | project | quiet | 0 | n/a | n/a | n/a | {alarm:.4g} | 0/0 | 1 |" in text
+    )
     assert json.loads(report.with_suffix(".json").read_text())["points"] == 2 * n
