@@ -28,7 +28,7 @@ SIZE ?= 100MB
 NAB_DIR ?= ../shared/data/nab
 
 .PHONY: help setup java pipeline test test-fast lint fmt lab-scd2 docs bench-ingest clean \
-	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab lab-montecarlo \
+	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab lab-montecarlo lab-tuning \
 	pipeline-postgres
 
 help: ## List the targets
@@ -121,6 +121,11 @@ lab-stream: setup ## Streaming lab: replay a day of cold-chain sensors through F
 
 eval-nab: setup ## Run the streaming anomaly detector over series in NAB layout (NAB_DIR=...)
 	$(STREAMING_PY) -m streaming.nab --nab-dir $(NAB_DIR)
+
+# --- Module 6: performance tuning (in progress) ------------------------------------------------------------------
+PLAN ?= all
+lab-tuning: $(VENV)/.synced ## Tuning lab (in progress): the slow Spark report job fix by fix, each fix alone, cache levels, at SIZE (100MB)
+	$(PY) -m python_jobs.labs.tuning --size $(SIZE) --plan $(PLAN)
 
 clean: ## Remove generated data (data/) and build outputs
 	rm -rf data dbt_project/target dbt_project/logs
