@@ -41,7 +41,7 @@ class RunResult:
     variant: str
     outputs: dict[str, pd.DataFrame]
     plans: dict[str, str]  # output -> executed physical plan (the final adaptive plan when AQE is on)
-    driver_rows: int  # rows collected to the driver, all outputs together
+    driver_rows: dict[str, int]  # output -> rows its action collected to the driver
     seconds: float
     app_id: str
     checksums: dict[str, str] = field(default_factory=dict)
@@ -151,32 +151,46 @@ def enriched_lines(spark: SparkSession, inputs: Inputs, variant: JobVariant) -> 
     )
 
 
-def _collect(frame: DataFrame, plans: dict[str, str], name: str) -> pd.DataFrame:
-    result = frame.toPandas()
-    # After the action, the Dataset's QueryExecution holds the plan that ran (with AQE: the final plan).
-    plans[name] = frame._jdf.queryExecution().executedPlan().toString()
-    return result
+def report_frames(enriched: DataFrame, variant: JobVariant) -> dict[str, DataFrame]:
+    """What each output's action runs. The segment mix without `no-collect` is the enriched lines themselves:
+    all of them go to the driver and pandas aggregates them there (`segment_mix`)."""
+    mix = (
+        enriched.groupBy("segment", "category_id").agg(
+            F.sum("cents").alias("revenue_cents"), F.count(F.lit(1)).alias("line_count")
+        )
+        if variant.on("no-collect")
+        else enriched
+    )
+    return {
+        "weekly_sales": enriched.groupBy("week_start", "store_id", "category_id", "segment").agg(
+            F.countDistinct("order_id").alias("order_count"),
+            F.sum("quantity").alias("item_count"),
+            F.sum("cents").alias("revenue_cents"),
+        ),
+        "store_weekly": enriched.groupBy("week_start", "store_id", "store_name").agg(
+            F.countDistinct("order_id").alias("order_count"),
+            F.countDistinct("customer_id").alias("customer_count"),
+            F.sum("cents").alias("revenue_cents"),
+        ),
+        "segment_mix": mix,
+    }
 
 
-def segment_mix(enriched: DataFrame, variant: JobVariant, plans: dict[str, str]) -> tuple[pd.DataFrame, int]:
+def physical_plan(frame: DataFrame) -> str:
+    """Spark's physical plan of `frame`: after an action on it, the plan that ran (with AQE, the final one)."""
+    return frame._jdf.queryExecution().executedPlan().toString()
+
+
+def segment_mix(collected: pd.DataFrame, variant: JobVariant) -> pd.DataFrame:
     """Revenue and lines per segment x category, and each one's share of the window's revenue."""
     if variant.on("no-collect"):
-        mix = _collect(
-            enriched.groupBy("segment", "category_id").agg(
-                F.sum("cents").alias("revenue_cents"), F.count(F.lit(1)).alias("line_count")
-            ),
-            plans,
-            "segment_mix",
-        )
-        rows = len(mix)
-    else:  # every enriched line to the driver, then pandas
-        lines = _collect(enriched, plans, "segment_mix")
-        rows = len(lines)
-        mix = lines.groupby(["segment", "category_id"], as_index=False).agg(
+        mix = collected
+    else:  # every enriched line came to the driver: pandas aggregates them
+        mix = collected.groupby(["segment", "category_id"], as_index=False).agg(
             revenue_cents=("cents", "sum"), line_count=("cents", "size")
         )
     mix["revenue_share"] = mix["revenue_cents"] / mix["revenue_cents"].sum()
-    return mix, rows
+    return mix
 
 
 def canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -200,46 +214,44 @@ def checksum(frame: pd.DataFrame) -> str:
     return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()[:16]
 
 
-def run_report(spark: SparkSession, inputs: Inputs, variant: JobVariant) -> RunResult:
-    plans: dict[str, str] = {}
-    started = time.perf_counter()
+@contextmanager
+def prepared(spark: SparkSession, inputs: Inputs, variant: JobVariant) -> Iterator[dict[str, DataFrame]]:
+    """The outputs' DataFrames under the variant's settings, the shared lines persisted if `cache` is on."""
     with applied(spark, session_conf(variant)):
         enriched = enriched_lines(spark, inputs, variant)
         if variant.on("cache"):
             enriched = enriched.persist(getattr(StorageLevel, variant.storage_level))
         try:
-            weekly = _collect(
-                enriched.groupBy("week_start", "store_id", "category_id", "segment").agg(
-                    F.countDistinct("order_id").alias("order_count"),
-                    F.sum("quantity").alias("item_count"),
-                    F.sum("cents").alias("revenue_cents"),
-                ),
-                plans,
-                "weekly_sales",
-            )
-            stores = _collect(
-                enriched.groupBy("week_start", "store_id", "store_name").agg(
-                    F.countDistinct("order_id").alias("order_count"),
-                    F.countDistinct("customer_id").alias("customer_count"),
-                    F.sum("cents").alias("revenue_cents"),
-                ),
-                plans,
-                "store_weekly",
-            )
-            mix, mix_rows = segment_mix(enriched, variant, plans)
+            yield report_frames(enriched, variant)
         finally:
             if variant.on("cache"):
                 enriched.unpersist()
+
+
+def plan_report(spark: SparkSession, inputs: Inputs, variant: JobVariant) -> dict[str, str]:
+    """The physical plan of each output's action, without running it (with AQE on: the initial plan)."""
+    with prepared(spark, inputs, variant) as frames:
+        return {name: physical_plan(frame) for name, frame in frames.items()}
+
+
+def run_report(spark: SparkSession, inputs: Inputs, variant: JobVariant) -> RunResult:
+    """Run the three outputs' actions, one after another, as the analyst's notebook does."""
+    started = time.perf_counter()
+    collected: dict[str, pd.DataFrame] = {}
+    plans: dict[str, str] = {}
+    with prepared(spark, inputs, variant) as frames:
+        for name, frame in frames.items():
+            collected[name] = frame.toPandas()
+            plans[name] = physical_plan(frame)
+    driver_rows = {name: len(frame) for name, frame in collected.items()}
+    collected["segment_mix"] = segment_mix(collected["segment_mix"], variant)
     seconds = time.perf_counter() - started
-    outputs = {
-        name: canonical(name, frame)
-        for name, frame in (("weekly_sales", weekly), ("store_weekly", stores), ("segment_mix", mix))
-    }
+    outputs = {name: canonical(name, frame) for name, frame in collected.items()}
     return RunResult(
         variant=variant.label,
         outputs=outputs,
         plans=plans,
-        driver_rows=len(weekly) + len(stores) + mix_rows,
+        driver_rows=driver_rows,
         seconds=seconds,
         app_id=spark.sparkContext.applicationId,
         checksums={name: checksum(frame) for name, frame in outputs.items()},
