@@ -101,3 +101,28 @@ def run(
     record = run_variant(dataset, settings.seeds_dir, out.resolve(), variant, spark_settings)
     json.dump(record, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+@app.command()
+def dynamic(
+    dataset: Dataset,
+    out: Annotated[Path, typer.Option(help="Folder for the cluster's files and dynamic.json.")],
+    max_executors: Annotated[
+        int, typer.Option(help="Executors (one core each) the job may grow to.", min=1)
+    ] = 2,
+) -> None:
+    """The tuned report on a fresh standalone cluster with dynamic allocation: executors added and removed."""
+    from python_jobs.batch.atomic import write_atomic
+    from python_jobs.tuning.dynamic import run_dynamic
+    from python_jobs.tuning.inputs import Inputs
+    from python_jobs.tuning.run import sized_variant
+
+    settings = load_settings()
+    dataset, out = dataset.resolve(), out.resolve()
+    spark_settings = load_spark_settings(settings.data_dir)
+    inputs = Inputs.load(dataset, settings.seeds_dir)
+    variant = sized_variant(JobVariant(fixes=frozenset(FIX_NAMES)), inputs, f"local[{max_executors}]")
+    record = run_dynamic(inputs, variant, spark_settings, out / "cluster", max_executors=max_executors)
+    write_atomic(out / "dynamic.json", lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
+    json.dump(record, sys.stdout, indent=2)
+    sys.stdout.write("\n")
