@@ -130,7 +130,7 @@ def markdown(meta: dict, rows: list[dict], planned: list[tuple[str, tuple[str, .
         "from its event log.",
         "",
         "| kind | variant | level | status | wall s | x slow | saved s | share | CPU s | peak RSS MiB | tasks | "
-        "input MiB | shuffle write MiB | spill MiB | to driver MiB | files read | max skew | equal |",
+        "files read MiB | shuffle write MiB | spill MiB | to driver MiB | files read | max skew | equal |",
         "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     mib = lambda n: f"{n / 2**20:,.1f}"  # noqa: E731
@@ -139,7 +139,7 @@ def markdown(meta: dict, rows: list[dict], planned: list[tuple[str, tuple[str, .
         lines.append(
             f"| {r['kind']} | {r['label']} | {r['level']} | {r['status']} | {r['wall_s']:.1f} | {r.get('x_slow', '')} | "
             f"{r.get('saved_s', '')} | {_percent(r.get('share'))} | {r['cpu_s']:.1f} | "
-            f"{r['peak_rss_mib']:,.0f} | {m.get('tasks', '')} | {mib(m['input_bytes']) if m else ''} | "
+            f"{r['peak_rss_mib']:,.0f} | {m.get('tasks', '')} | {mib(m['files_bytes']) if m else ''} | "
             f"{mib(m['shuffle_write_bytes']) if m else ''} | "
             f"{mib(m['memory_spilled_bytes'] + m['disk_spilled_bytes']) if m else ''} | "
             f"{mib(m['result_bytes']) if m else ''} | {m.get('files_read', '')} | {m.get('max_skew', '')} | "

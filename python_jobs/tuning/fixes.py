@@ -22,7 +22,7 @@ FIXES: tuple[Fix, ...] = (
     Fix(
         "parquet",
         "read the curated Parquet with an explicit schema, not the CSV export with schema inference",
-        "FileScan parquet instead of FileScan csv; one Spark job fewer (the inference pass)",
+        "FileScan parquet instead of FileScan csv; fewer Spark jobs (no inference passes)",
     ),
     Fix(
         "pruning",

@@ -85,6 +85,11 @@ def read_table(spark: SparkSession, path: str, schema: T.StructType | str, varia
     """Parquet with the declared schema (fix `parquet`), or the CSV export with a schema inference pass."""
     if variant.on("parquet"):
         return spark.read.schema(schema).parquet(path)
+    return read_inferred_csv(spark, path)
+
+
+def read_inferred_csv(spark: SparkSession, path: str) -> DataFrame:
+    """The analyst's read: header and `inferSchema`, a whole extra pass over the files to guess the types."""
     return spark.read.option("header", True).option("inferSchema", True).csv(path)
 
 
@@ -111,21 +116,14 @@ def week_start(variant: JobVariant) -> Column:
 
 
 def dimensions(spark: SparkSession, inputs: Inputs, variant: JobVariant) -> tuple[DataFrame, ...]:
+    """Products (the seed: a CSV in both variants, its schema declared or inferred), customers and stores."""
+    fmt = "parquet" if variant.on("parquet") else "csv"
     if variant.on("parquet"):
         products = read_products(spark, str(inputs.products_csv))
     else:
-        products = read_table(spark, str(inputs.products_csv), "", variant).select(
-            "product_id", "category_id"
-        )
-    customers = read_table(
-        spark,
-        str(inputs.dim("customers", "parquet" if variant.on("parquet") else "csv")),
-        CUSTOMER_SCHEMA,
-        variant,
-    )
-    stores = read_table(
-        spark, str(inputs.dim("stores", "parquet" if variant.on("parquet") else "csv")), STORE_SCHEMA, variant
-    )
+        products = read_inferred_csv(spark, str(inputs.products_csv)).select("product_id", "category_id")
+    customers = read_table(spark, str(inputs.dim("customers", fmt)), CUSTOMER_SCHEMA, variant)
+    stores = read_table(spark, str(inputs.dim("stores", fmt)), STORE_SCHEMA, variant)
     dims = (products, customers, stores)
     return tuple(F.broadcast(d) for d in dims) if variant.on("broadcast") else dims
 
