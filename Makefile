@@ -28,7 +28,7 @@ SIZE ?= 100MB
 NAB_DIR ?= ../shared/data/nab
 
 .PHONY: help setup java pipeline test test-fast lint fmt lab-scd2 docs bench-ingest clean \
-	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab lab-montecarlo \
+	parity lab-sqlmesh-envs bench-transform lab-batch lab-stream eval-nab lab-montecarlo lab-tuning \
 	pipeline-postgres lab-sprawl bench-geo-join
 
 help: ## List the targets
@@ -136,6 +136,11 @@ lab-stream: setup ## Streaming lab: replay a day of cold-chain sensors through F
 eval-nab: setup ## The Flink detector over series in NAB layout, NAB-scored beside baselines and NAB's reference detectors (NAB_DIR=...)
 	@if [ ! -d "$(NAB_DIR)/data" ]; then echo "eval-nab: no NAB sample at $(NAB_DIR) (set NAB_DIR=...): skipped"; exit 0; fi; \
 	$(STREAMING_PY) -m streaming.nab --nab-dir $(NAB_DIR)
+
+# --- Module 6: performance tuning (in progress) ------------------------------------------------------------------
+PLAN ?= all
+lab-tuning: $(VENV)/.synced ## Tuning lab (in progress): the slow Spark report job fix by fix, each fix alone, cache levels, at SIZE (100MB)
+	$(PY) -m python_jobs.labs.tuning --size $(SIZE) --plan $(PLAN)
 
 clean: ## Remove generated data (data/) and build outputs
 	rm -rf data dbt_project/target dbt_project/logs

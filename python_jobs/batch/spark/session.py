@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -10,7 +11,14 @@ from pyspark.sql import SparkSession
 from python_jobs.config import SparkSettings
 
 
-def build_session(settings: SparkSettings, app_name: str, *, local_dir: Path | None = None) -> SparkSession:
+def build_session(
+    settings: SparkSettings,
+    app_name: str,
+    *,
+    local_dir: Path | None = None,
+    conf: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """`conf`: settings fixed when the application starts (e.g. dynamic allocation), on top of the common ones."""
     # PySpark starts its JVM (and the JVM its Python workers) with this process's environment: no other way in.
     os.environ.update(settings.process_env())
     builder = (
@@ -37,6 +45,8 @@ def build_session(settings: SparkSettings, app_name: str, *, local_dir: Path | N
             .config("spark.eventLog.dir", settings.event_log_dir.as_uri())
             .config("spark.eventLog.compress", "false")
         )
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -1,0 +1,128 @@
+"""`python -m python_jobs.tuning`: the performance tuning module's report job, slow or tuned (docs/tuning.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from python_jobs.cli_support import known_name
+from python_jobs.config import load_settings, load_spark_settings
+from python_jobs.tuning.fixes import FIX_NAMES, FIXES, STORAGE_LEVELS, JobVariant, get_fix
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+Dataset = Annotated[
+    Path, typer.Option(help="Dataset folder: landing/ from the generator, tuning/ once prepared.")
+]
+
+
+def _check_fixes(names: list[str] | None) -> list[str] | None:
+    for name in names or ():
+        known_name(get_fix)(name)
+    return names
+
+
+@app.command("fixes")
+def list_fixes() -> None:
+    """The fixes, in the order the lab applies them, and where Spark shows each one."""
+    table = Table("fix", "anti-pattern it removes", "where Spark shows it")
+    for fix in FIXES:
+        table.add_row(fix.name, fix.what, fix.metric)
+    Console().print(table)
+
+
+@app.command()
+def prepare(dataset: Dataset) -> None:
+    """Write the job's inputs (the fact as CSV/Parquet, flat/by order day; the dimensions) from landing/."""
+    from python_jobs.batch.spark.session import build_session
+    from python_jobs.tuning.inputs import prepare as prepare_inputs
+
+    settings = load_settings()
+    dataset = dataset.resolve()
+    spark_settings = replace(load_spark_settings(settings.data_dir), event_log_dir=None)
+    spark = build_session(spark_settings, "tuning-prepare")
+    try:
+        inputs = prepare_inputs(spark, dataset, settings.seeds_dir)
+    finally:
+        spark.stop()
+    console.print(
+        f"{inputs.fact_rows:,} fact rows; window {inputs.window_start}..{inputs.window_end}; "
+        f"bytes per layout {inputs.fact_bytes} -> {inputs.root}"
+    )
+
+
+@app.command()
+def run(
+    dataset: Dataset,
+    out: Annotated[Path, typer.Option(help="Folder for the outputs, plans/ and result.json.")],
+    fix: Annotated[
+        list[str] | None,
+        typer.Option(help=f"A fix to turn on (repeatable): {', '.join(FIX_NAMES)}.", callback=_check_fixes),
+    ] = None,
+    tuned: Annotated[bool, typer.Option("--tuned", help="Every fix on (the tuned job).")] = False,
+    storage_level: Annotated[
+        str, typer.Option(help=f"How the cache fix persists: {', '.join(STORAGE_LEVELS)}.")
+    ] = "MEMORY_AND_DISK",
+    slow_partitions: Annotated[
+        int, typer.Option(help="Shuffle partitions without the partitions fix (Spark's default).", min=1)
+    ] = 200,
+) -> None:
+    """Run the report job with the given fixes on (none: the slow job) in a fresh Spark application."""
+    from python_jobs.tuning.inputs import Inputs
+    from python_jobs.tuning.run import run_variant, sized_variant
+
+    if storage_level not in STORAGE_LEVELS:
+        raise typer.BadParameter(
+            f"unknown storage level {storage_level!r}; one of {', '.join(STORAGE_LEVELS)}",
+            param_hint="--storage-level",
+        )
+    settings = load_settings()
+    dataset = dataset.resolve()
+    spark_settings = load_spark_settings(settings.data_dir)
+    try:
+        inputs = Inputs.load(dataset, settings.seeds_dir)
+    except FileNotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    variant = JobVariant(
+        fixes=frozenset(FIX_NAMES if tuned else (fix or ())),
+        storage_level=storage_level,
+        slow_partitions=slow_partitions,
+    )
+    variant = sized_variant(variant, inputs, spark_settings.master)
+    record = run_variant(dataset, settings.seeds_dir, out.resolve(), variant, spark_settings)
+    json.dump(record, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+@app.command()
+def dynamic(
+    dataset: Dataset,
+    out: Annotated[Path, typer.Option(help="Folder for the cluster's files and dynamic.json.")],
+    max_executors: Annotated[
+        int, typer.Option(help="Executors (one core each) the job may grow to.", min=1)
+    ] = 2,
+) -> None:
+    """The tuned report on a fresh standalone cluster with dynamic allocation: executors added and removed."""
+    from python_jobs.batch.atomic import write_atomic
+    from python_jobs.tuning.dynamic import run_dynamic
+    from python_jobs.tuning.inputs import Inputs
+    from python_jobs.tuning.run import sized_variant
+
+    settings = load_settings()
+    dataset, out = dataset.resolve(), out.resolve()
+    spark_settings = load_spark_settings(settings.data_dir)
+    inputs = Inputs.load(dataset, settings.seeds_dir)
+    variant = sized_variant(JobVariant(fixes=frozenset(FIX_NAMES)), inputs, f"local[{max_executors}]")
+    record = run_dynamic(inputs, variant, spark_settings, out / "cluster", max_executors=max_executors)
+    write_atomic(out / "dynamic.json", lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
+    json.dump(record, sys.stdout, indent=2)
+    sys.stdout.write("\n")
