@@ -18,13 +18,10 @@ import pandas as pd
 import rasterio
 import shapely
 from distributed import Client
-from rasterio.features import geometry_mask
 from rasterio.windows import Window
 
 from python_jobs.geo.crs import to_metric
-from python_jobs.geo.raster import MASK_NODATA, _pixel_area_m2
-
-COUNTS = ("pixels", "valid_pixels", "builtup_pixels")
+from python_jobs.geo.raster import ZONAL_COUNTS, pixel_area_m2, polygon_counts, zonal_table
 
 
 def tiles(width: int, height: int, tile_px: int) -> list[Window]:
@@ -45,20 +42,9 @@ def tile_counts(mask_path: str, window: Window, ids: np.ndarray, geoms: np.ndarr
         transform = src.window_transform(window)
     box = shapely.box(*rasterio.windows.bounds(window, src.transform))
     hits = shapely.STRtree(geoms).query(box, predicate="intersects")
-    rows = []
-    for i in np.sort(hits):
-        inside = geometry_mask([geoms[i]], out_shape=data.shape, transform=transform, invert=True)
-        n = int(np.count_nonzero(inside))
-        if n:
-            rows.append(
-                (
-                    ids[i],
-                    n,
-                    int(np.count_nonzero(inside & (data != MASK_NODATA))),
-                    int(np.count_nonzero(inside & (data == 1))),
-                )
-            )
-    return pd.DataFrame(rows, columns=["tract_id", *COUNTS])
+    rows = [(ids[i], *polygon_counts(geoms[i], data, transform)) for i in np.sort(hits)]
+    rows = [row for row in rows if row[1]]
+    return pd.DataFrame(rows, columns=["tract_id", *ZONAL_COUNTS])
 
 
 def zonal_builtup_dask(
@@ -68,20 +54,14 @@ def zonal_builtup_dask(
     with rasterio.open(mask_path) as src:
         local = to_metric(tracts, src.crs)
         windows = tiles(src.width, src.height, tile_px)
-        pixel_m2 = _pixel_area_m2(src)
+        pixel_m2 = pixel_area_m2(src)
     ids = local[id_col].to_numpy()
     [ids_f, geoms_f] = client.scatter([ids, local.geometry.to_numpy()], broadcast=True)
     futures = client.map(tile_counts, [str(mask_path)] * len(windows), windows, ids=ids_f, geoms=geoms_f)
     parts = [part for part in client.gather(futures) if len(part)]
     summed = (
-        pd.concat(parts).groupby("tract_id", sort=False)[list(COUNTS)].sum()
+        pd.concat(parts).groupby("tract_id", sort=False)[list(ZONAL_COUNTS)].sum()
         if parts
-        else pd.DataFrame(columns=list(COUNTS))
+        else pd.DataFrame(columns=list(ZONAL_COUNTS))
     )
-    out = summed.reindex(ids, fill_value=0).astype("int64").reset_index(names=id_col)
-    # The same expressions as zonal_builtup, so the floats match to the bit, not only the counts.
-    out["builtup_km2"] = out["builtup_pixels"] * pixel_m2 / 1e6
-    out["valid_km2"] = out["valid_pixels"] * pixel_m2 / 1e6
-    valid = out["valid_pixels"]
-    out["builtup_share"] = (out["builtup_pixels"] / valid.where(valid > 0)).astype("float64")
-    return out
+    return zonal_table(ids, summed.reindex(ids, fill_value=0).to_numpy(), pixel_m2, id_col)

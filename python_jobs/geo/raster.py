@@ -147,48 +147,57 @@ def iou(mask: np.ndarray, truth: np.ndarray, nodata: int = MASK_NODATA) -> float
     return float(np.count_nonzero(a & b)) / union if union else 1.0  # both empty: perfect agreement
 
 
-def _pixel_area_m2(src: DatasetReader) -> float:
+def pixel_area_m2(src: DatasetReader) -> float:
     if src.crs is None or not src.crs.is_projected:
         raise ValueError("zonal areas need a raster in a projected, metre-based CRS (reproject it first)")
     t = src.transform
     return abs(t.a * t.e - t.b * t.d)  # determinant: also right for a rotated grid
 
 
+ZONAL_COUNTS = ("pixels", "valid_pixels", "builtup_pixels")
+
+
+def polygon_counts(geom, data: np.ndarray, transform) -> tuple[int, int, int]:
+    """Pixels of a mask window whose **centre** lies in `geom` (`geometry_mask`, all_touched=False): all of them,
+    the valid ones, the built-up ones. The rule does not depend on the window, so windows' counts add up."""
+    inside = geometry_mask([geom], out_shape=data.shape, transform=transform, invert=True)
+    return (
+        int(np.count_nonzero(inside)),
+        int(np.count_nonzero(inside & (data != MASK_NODATA))),
+        int(np.count_nonzero(inside & (data == 1))),
+    )
+
+
+def zonal_table(ids, counts: np.ndarray, pixel_m2: float, id_col: str = "tract_id") -> pd.DataFrame:
+    """The zonal table from per-polygon (pixels, valid, built-up) counts: km² and the built-up share of valid."""
+    counts = np.asarray(counts, dtype=np.int64).reshape(-1, len(ZONAL_COUNTS))
+    out = pd.DataFrame(counts, columns=list(ZONAL_COUNTS))
+    out.insert(0, id_col, list(ids))
+    out["builtup_km2"] = out["builtup_pixels"] * pixel_m2 / 1e6
+    out["valid_km2"] = out["valid_pixels"] * pixel_m2 / 1e6
+    valid = out["valid_pixels"]
+    out["builtup_share"] = (out["builtup_pixels"] / valid.where(valid > 0)).astype("float64")
+    return out
+
+
 def zonal_builtup(mask_path: Path, tracts: gpd.GeoDataFrame, id_col: str = "tract_id") -> pd.DataFrame:
     """Per tract: built-up km², valid km², and built-up share of valid pixels.
 
     Tracts (any CRS) are reprojected to the raster's CRS. A pixel belongs to a tract when its **centre**
-    lies inside it (`geometry_mask` with all_touched=False): a pixel split by a boundary is counted once,
-    in the tract holding its centre, so adjacent tracts never double-count. Only the tract's bounding
-    window of the mask is read.
+    lies inside it (`polygon_counts`): a pixel split by a boundary is counted once, in the tract holding its
+    centre, so adjacent tracts never double-count. Only the tract's bounding window of the mask is read.
     """
     with rasterio.open(mask_path) as src:
-        pixel_m2 = _pixel_area_m2(src)
+        pixel_m2 = pixel_area_m2(src)
         local = to_metric(tracts, src.crs)
-        rows = []
-        for tract_id, geom in zip(local[id_col], local.geometry, strict=True):
-            built = valid = inside_n = 0
+        counts = []
+        for geom in local.geometry:
             window = _bounding_window(src, geom.bounds)
-            if window is not None:
-                data = src.read(1, window=window)
-                inside = geometry_mask(
-                    [geom], out_shape=data.shape, transform=src.window_transform(window), invert=True
-                )
-                inside_n = int(np.count_nonzero(inside))
-                valid = int(np.count_nonzero(inside & (data != MASK_NODATA)))
-                built = int(np.count_nonzero(inside & (data == 1)))
-            rows.append(
-                {
-                    id_col: tract_id,
-                    "pixels": inside_n,
-                    "valid_pixels": valid,
-                    "builtup_pixels": built,
-                    "builtup_km2": built * pixel_m2 / 1e6,
-                    "valid_km2": valid * pixel_m2 / 1e6,
-                    "builtup_share": built / valid if valid else np.nan,
-                }
-            )
-    return pd.DataFrame(rows)
+            if window is None:
+                counts.append((0, 0, 0))
+                continue
+            counts.append(polygon_counts(geom, src.read(1, window=window), src.window_transform(window)))
+    return zonal_table(local[id_col], counts, pixel_m2, id_col)
 
 
 def _bounding_window(src: DatasetReader, bounds: tuple[float, float, float, float]) -> Window | None:
