@@ -71,14 +71,19 @@ class WaveResult:
     ortools_min: float
 
 
+def snapped_places(roads: RoadGraph, business_gpkg: Path | str, store_id: int) -> tuple[int, pd.Series]:
+    """The store's road-graph node (the depot) and every customer's node, indexed by customer_id."""
+    stores = read_vector(business_gpkg, "stores").good
+    customers = read_vector(business_gpkg, "customers").good
+    depot = int(roads.snap(stores[stores["store_id"] == store_id], "store_id")["node"].iloc[0])
+    return depot, roads.snap(customers, "customer_id").set_index("customer_id")["node"]
+
+
 def route_store_day(
     roads: RoadGraph, business_gpkg: Path | str, orders: pd.DataFrame, store_id: int, vans: Vans = Vans()
 ) -> list[WaveResult]:
     """Route one store's orders of the day, wave by wave; one row per wave with the three plans' totals."""
-    stores = read_vector(business_gpkg, "stores").good
-    customers = read_vector(business_gpkg, "customers").good
-    depot = int(roads.snap(stores[stores["store_id"] == store_id], "store_id")["node"].iloc[0])
-    node_of = roads.snap(customers, "customer_id").set_index("customer_id")["node"]
+    depot, node_of = snapped_places(roads, business_gpkg, store_id)
     mine = orders[orders["store_id"] == store_id].sort_values("order_id")
     missing = set(mine["customer_id"]) - set(node_of.index)
     if missing:

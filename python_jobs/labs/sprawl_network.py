@@ -22,7 +22,7 @@ import shapely
 from python_jobs.config import Settings
 from python_jobs.geo import siting
 from python_jobs.geo.crs import to_metric
-from python_jobs.geo.delivery import Vans, day_orders, route_store_day
+from python_jobs.geo.delivery import Vans, day_orders, route_store_day, snapped_places
 from python_jobs.geo.generate import GeoPaths, generate_metro
 from python_jobs.geo.partition import read_bbox, write_partitioned
 from python_jobs.geo.readers import read_vector
@@ -135,10 +135,7 @@ def _small_cases(
     roads: RoadGraph, paths: GeoPaths, orders: pd.DataFrame, store: int, seed: int
 ) -> pd.DataFrame:
     """Seeded 8-stop samples of the store's day, one van: the heuristic against the proven optimum."""
-    stores = read_vector(paths.business, "stores").good
-    customers = read_vector(paths.business, "customers").good
-    depot = int(roads.snap(stores[stores["store_id"] == store], "store_id")["node"].iloc[0])
-    node_of = roads.snap(customers, "customer_id").set_index("customer_id")["node"]
+    depot, node_of = snapped_places(roads, paths.business, store)
     nodes = node_of.loc[orders.loc[orders["store_id"] == store, "customer_id"]].to_numpy()
     gen = np.random.default_rng(seed)
     rows = []
@@ -166,6 +163,12 @@ def _siting(
     stores = read_vector(paths.business, "stores").good
     customers = read_vector(paths.business, "customers").good
     travel = road_minutes(roads)
+    # The day's orders per customer and who is within reach today do not depend on the method: computed once.
+    per_customer = orders["customer_id"].value_counts()
+    weights = customers["customer_id"].map(per_customer).fillna(0).to_numpy(dtype=float)
+    cust_xy = shapely.get_coordinates(to_metric(customers, roads.crs).geometry.values)
+    store_xy = shapely.get_coordinates(to_metric(stores, roads.crs).geometry.values)
+    before = (travel(cust_xy, store_xy) <= max_minutes).any(axis=1)
     rows = []
     for method in ("greedy", "cpsat"):
         result = siting.site_new_stores(
@@ -177,12 +180,7 @@ def _siting(
             travel_minutes=travel,
             method=method,
         )
-        per_customer = orders["customer_id"].value_counts()
-        weights = customers["customer_id"].map(per_customer).fillna(0).to_numpy(dtype=float)
-        cust_xy = shapely.get_coordinates(to_metric(customers, roads.crs).geometry.values)
-        store_xy = shapely.get_coordinates(to_metric(stores, roads.crs).geometry.values)
         site_xy = shapely.get_coordinates(result.sites.to_crs(roads.crs).geometry.values)
-        before = (travel(cust_xy, store_xy) <= max_minutes).any(axis=1)
         after = before | (travel(cust_xy, site_xy) <= max_minutes).any(axis=1)
         rows.append(
             {
