@@ -126,3 +126,24 @@ def dynamic(
     write_atomic(out / "dynamic.json", lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
     json.dump(record, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+@app.command("duckdb")
+def duckdb_reference(
+    dataset: Dataset,
+    out: Annotated[Path, typer.Option(help="Folder for the outputs and result.json.")],
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all cores).", min=1)] = None,
+) -> None:
+    """The same report in DuckDB (the reference the tuned job is compared with): outputs and result.json."""
+    from python_jobs.tuning.duckdb_report import run_duckdb_report, write_duckdb_result
+    from python_jobs.tuning.inputs import Inputs
+
+    settings = load_settings()
+    try:
+        inputs = Inputs.load(dataset.resolve(), settings.seeds_dir)
+    except FileNotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    record = write_duckdb_result(out.resolve(), run_duckdb_report(inputs, threads=threads))
+    json.dump(record, sys.stdout, indent=2)
+    sys.stdout.write("\n")
