@@ -1,54 +1,111 @@
 """The tuning lab's arithmetic and report (no Spark): each fix's share of the gain, each fix alone against the
-slow job, and the runs a stopped lab did not reach marked as such."""
+slow job, the broadcast / pruning / caching tables, a SIZE too big for the machine refused, and the runs a
+stopped lab did not reach marked as such."""
 
 from __future__ import annotations
 
-from python_jobs.labs.tuning import _label, markdown, shares, variants
+import signal
+
+import pytest
+import typer
+
+from python_jobs.labs.tuning import _row, memory_needed, refuse_if_too_big, status_of, variants
+from python_jobs.labs.tuning_report import Planned, markdown, shares
 from python_jobs.tuning.fixes import FIX_NAMES, cumulative
 
+META = {"size": "100MB", "fact_rows": 1000, "window": "a..b", "command": "make lab-tuning", "when": "now",
+        "cpus": 2, "load_before": [1.0], "load_after": [1.0]}  # fmt: skip
 
-def _row(kind: str, fixes: tuple[str, ...], wall: float, checksums: dict | None = None) -> dict:
-    return {
-        "kind": kind,
-        "label": _label(fixes),
-        "fixes": list(fixes),
-        "level": "MEMORY_AND_DISK",
-        "ok": True,
-        "status": "ok",
-        "wall_s": wall,
-        "cpu_s": wall,
-        "peak_rss_mib": 100.0,
-        "checksums": checksums or {"weekly_sales": "a"},
-        "metrics": None,
-    }
+
+def _metrics(**values: int) -> dict:
+    base = dict.fromkeys(
+        ("tasks", "files_bytes", "shuffle_write_bytes", "shuffle_read_bytes", "memory_spilled_bytes",
+         "disk_spilled_bytes", "result_bytes", "files_read"), 0)  # fmt: skip
+    return base | {"max_skew": 1.0} | values
+
+
+def _run(
+    kind: str, fixes: tuple[str, ...], wall: float, checksums: dict | None = None, **metrics: int
+) -> dict:
+    level = "-" if kind == "reference" else "MEMORY_AND_DISK"
+    result = {"checksums": checksums or {"weekly_sales": "a"}, "metrics": _metrics(**metrics), "joins": {}}
+    row = _row(Planned(kind, fixes, level), 0, wall, wall, 100.0, result)
+    return row
 
 
 def test_plan_order_and_names() -> None:
     planned = variants("all")
-    assert [f for _, f, _ in planned[: len(FIX_NAMES) + 1]] == cumulative()
-    assert planned[0][1] == () and planned[len(FIX_NAMES)][1] == FIX_NAMES
-    assert [f for k, f, _ in planned if k == "alone"] == [(n,) for n in FIX_NAMES]
-    assert [lv for k, _, lv in planned if k == "levels"] == ["MEMORY_ONLY", "DISK_ONLY"]
+    assert [p.fixes for p in planned[: len(FIX_NAMES) + 1]] == cumulative()
+    assert planned[0].label == "slow" and planned[len(FIX_NAMES)].label == "tuned"
+    assert [p.fixes for p in planned if p.kind == "alone"] == [(n,) for n in FIX_NAMES]
+    assert [p.level for p in planned if p.kind == "levels"] == ["MEMORY_ONLY", "DISK_ONLY"]
+    assert planned[-1] == Planned("reference", (), "-") and planned[-1].label == "duckdb"
+    assert [p.label for p in variants("ends")] == ["slow", "tuned", "duckdb"]
+    with pytest.raises(typer.BadParameter, match="unknown plan part 'fast'"):
+        variants("ends,fast")
 
 
 def test_shares_sum_to_the_whole_gain_and_alone_is_against_slow() -> None:
     walls = [100, 80, 70, 72, 50, 45, 40, 30, 25]  # one step slower than the one before: a negative share
-    rows = [_row("cumulative", fixes, wall) for fixes, wall in zip(cumulative(), walls, strict=True)]
-    rows.append(_row("alone", ("broadcast",), 40, {"weekly_sales": "other"}))
-    shares(rows)
+    rows = [_run("cumulative", fixes, wall) for fixes, wall in zip(cumulative(), walls, strict=True)]
+    rows += [_run("alone", (name,), 90 - i) for i, name in enumerate(FIX_NAMES)]
+    rows[-1]["checksums"] = {"weekly_sales": "other"}
+    rows.append(_run("reference", (), 12.5))
+    summary = shares(rows)
     steps = rows[1 : len(walls)]
-    assert abs(sum(r["share"] for r in steps) - 1) < 1e-2
+    assert abs(sum(r["share"] for r in steps) - 1) < 1e-2 and summary[
+        "cumulative_share_sum"
+    ] == pytest.approx(1, abs=0.01)
     assert rows[3]["saved_s"] == -2 and rows[3]["share"] < 0
-    assert rows[-2]["x_slow"] == 4.0 and rows[-1]["x_slow"] == 2.5
-    assert rows[-2]["equal"] is True and rows[-1]["equal"] is False
+    assert summary["x_tuned"] == 4.0 and summary["tuned_over_duckdb"] == 2.0 and summary["duckdb_equal"]
+    alone = [r for r in rows if r["kind"] == "alone"]
+    assert alone[0]["x_slow"] == pytest.approx(100 / 90, abs=0.01) and alone[0]["share_alone"] == round(
+        10 / 75, 3
+    )
+    assert summary["alone_share_sum"] == pytest.approx(
+        sum(10 + i for i in range(len(FIX_NAMES))) / 75, abs=1e-3
+    )
+    assert alone[0]["equal"] is True and alone[-1]["equal"] is False
 
 
-def test_a_stopped_lab_marks_what_it_did_not_run() -> None:
+def test_report_tables_isolate_broadcast_pruning_and_cache() -> None:
+    rows = [_run("cumulative", fixes, 100 - 10 * i, files_read=10 - i, files_bytes=(10 - i) * 2**20)
+            for i, fixes in enumerate(cumulative())]  # fmt: skip
+    rows[0]["joins"] = {"SortMergeJoin": 9}
+    rows.append(_run("alone", ("broadcast",), 60.0, shuffle_write_bytes=5 * 2**20))
+    rows[-1]["joins"] = {"BroadcastHashJoin": 9}
+    rows.append(_run("levels", FIX_NAMES, 21.0))
+    rows[-1]["level"] = "DISK_ONLY"
+    text = markdown(META, rows, variants("cumulative,alone,levels"))
+    assert "| slow | 0 broadcast hash, 9 sort-merge | 100.0 |" in text
+    assert "| broadcast alone | 9 broadcast hash, 0 sort-merge | 60.0 |" in text
+    assert "| the fixes before broadcast |" in text and "| + broadcast on top of them |" in text
+    assert "| the fixes before pruning | 9 | 9.0 | 90.0 |" in text
+    assert "| + pruning on top of them | 8 | 8.0 | 80.0 |" in text
+    caching = text.split("## Caching")[1]
+    assert "| none (recomputed per output) | 40.0 |" in caching
+    assert "| MEMORY_AND_DISK | 20.0 |" in caching and "| DISK_ONLY | 21.0 |" in caching
+
+
+def test_a_stopped_lab_marks_what_it_did_not_run_and_the_run_it_cut() -> None:
     planned = variants("cumulative,alone")
-    rows = [_row("cumulative", (), 100.0), _row("cumulative", ("parquet",), 60.0)]
-    shares(rows)
-    meta = {"size": "100MB", "fact_rows": 1000, "window": "a..b", "command": "make lab-tuning", "when": "now",
-            "cpus": 2, "load_before": [1.0], "load_after": [1.0]}  # fmt: skip
-    text = markdown(meta, rows, planned)
-    assert text.count("| not run |") == len(planned) - 2
+    rows = [_run("cumulative", (), 100.0), _run("cumulative", ("parquet",), 60.0)]
+    rows.append(_row(planned[2], -signal.SIGINT, 12.0, 0.0, 0.0, {}))
+    text = markdown(META, rows, planned)
+    assert text.count("| not run |") == len(planned) - 3
     assert "| cumulative | parquet | MEMORY_AND_DISK | ok | 60.0 | 1.67 |" in text
+    assert "| cumulative | parquet+pruning | MEMORY_AND_DISK | interrupted (lab stopped" in text
+    assert status_of(-9) == "killed (SIGKILL)" and status_of(1) == "failed (1)"
+    assert _row(planned[3], 0, 1.0, 1.0, 1.0, {})["status"] == "failed (no result.json)"
+
+
+def test_a_size_the_machine_cannot_hold_is_refused_before_starting() -> None:
+    need, why = memory_needed(10 * 10**9, variants("ends"))
+    assert need > 24 * 2**30 and "toPandas" in why and "slow" in why
+    with pytest.raises(
+        typer.BadParameter, match=r"SIZE=10GB needs about \d+\.\d GiB .*this machine has 24\.0 GiB"
+    ):
+        refuse_if_too_big("10GB", variants("ends"), total_bytes=24 * 2**30)
+    refuse_if_too_big("1GB", variants("ends"), total_bytes=24 * 2**30)
+    # Without the collect anti-pattern only the driver heap is needed.
+    assert memory_needed(10 * 10**9, [Planned("ends", FIX_NAMES, "MEMORY_AND_DISK")])[0] < 16 * 2**30

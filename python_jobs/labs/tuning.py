@@ -1,4 +1,4 @@
-"""`make lab-tuning SIZE=100MB` (in progress): the slow weekly report made faster fix by fix, each step measured.
+"""`make lab-tuning SIZE=100MB`: the slow weekly report made faster fix by fix, each step measured.
 
 The dataset: DAYS landing days from the generator (clean), scale chosen so the orders and lines CSV are about SIZE,
 then the job's inputs prepared (python_jobs/tuning/inputs.py); both cached under data/labs/tuning/<SIZE>/. Every
@@ -7,16 +7,17 @@ its own event log; wall, CPU and peak RSS are of the whole process tree (python_
 
 Variants, in this order: the fixes added one at a time in the registry's order (slow first, tuned last: what each
 fix adds on top), then each fix alone (what it is worth by itself), then the tuned job with each other storage
-level of the cache fix. Shares: fix i's share of the whole gain is (t[i-1] - t[i]) / (t[slow] - t[tuned]).
-Report: data/reports/tuning/lab-<SIZE>.{md,json,png} (the PNG: the waterfall and each fix alone), rewritten after every variant, so a lab stopped part-way keeps
-what it measured and marks the rest "not run".
+level of the cache fix, then the same report in DuckDB (the reference). A SIZE whose runs would not fit in this
+machine's memory is refused before anything is generated. Report: data/reports/tuning/lab-<SIZE>.{md,json,png}
+(tuning_report.py), replaced whole after every run, so a lab stopped part-way (Ctrl-C, SIGTERM, a killed run)
+keeps what it measured and marks the rest.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -24,13 +25,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import psutil
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from python_jobs.batch.atomic import write_atomic
 from python_jobs.benchmarks.measure import Measurement, measure
 from python_jobs.config import REPO_ROOT, TELEMETRY_OFF, load_settings
 from python_jobs.labs.batch import parse_size, spark_env
+from python_jobs.labs.tuning_report import Planned, chart, markdown, shares
 from python_jobs.tuning.fixes import FIX_NAMES, STORAGE_LEVELS, cumulative
 
 app = typer.Typer(help=__doc__, add_completion=False)
@@ -39,6 +43,10 @@ console = Console()
 DAYS = 28  # four weeks: the report window is the last two
 BYTES_PER_SCALE_DAY = 330e3  # orders + lines CSV per day at scale 1 (the batch lab's figure)
 DEFAULT_LEVEL = "MEMORY_AND_DISK"
+# Bytes of enriched window lines the slow job's toPandas() receives per byte of SIZE (the result bytes of its
+# runs: 115.6 MiB at 100MB), and what a Python process holds before any data.
+TO_DRIVER_PER_INPUT_BYTE = 1.25
+PYTHON_BASE_BYTES = 2**30
 
 
 def _python_env() -> dict[str, str]:
@@ -69,145 +77,130 @@ def dataset(size: str, root: Path) -> Path:
     return folder
 
 
-def variants(plan: str) -> list[tuple[str, tuple[str, ...], str]]:
-    """(kind, fixes, storage level) of each run: `cumulative`, `alone`, `levels`, or `all` of them; `ends` (slow
-    and tuned only) for a quick look."""
-    runs: list[tuple[str, tuple[str, ...], str]] = []
-    kinds = ("cumulative", "alone", "levels") if plan == "all" else tuple(plan.split(","))
+def variants(plan: str) -> list[Planned]:
+    """The runs of a plan: `cumulative`, `alone`, `levels`, `duckdb` (the reference), or `all` of them; `ends`
+    (slow, tuned and DuckDB) for a quick look."""
+    runs: list[Planned] = []
+    kinds = ("cumulative", "alone", "levels", "duckdb") if plan == "all" else tuple(plan.split(","))
     for kind in kinds:
-        if kind == "ends":  # a quick look: the slow and the tuned job only
-            runs += [("ends", (), DEFAULT_LEVEL), ("ends", FIX_NAMES, DEFAULT_LEVEL)]
+        if kind == "ends":
+            runs += [Planned("ends", (), DEFAULT_LEVEL), Planned("ends", FIX_NAMES, DEFAULT_LEVEL)]
+            runs += [Planned("reference", (), "-")]
         elif kind == "cumulative":
-            runs += [("cumulative", fixes, DEFAULT_LEVEL) for fixes in cumulative()]
+            runs += [Planned("cumulative", fixes, DEFAULT_LEVEL) for fixes in cumulative()]
         elif kind == "alone":
-            runs += [("alone", (name,), DEFAULT_LEVEL) for name in FIX_NAMES]
+            runs += [Planned("alone", (name,), DEFAULT_LEVEL) for name in FIX_NAMES]
         elif kind == "levels":
-            runs += [("levels", FIX_NAMES, level) for level in STORAGE_LEVELS if level != DEFAULT_LEVEL]
+            runs += [
+                Planned("levels", FIX_NAMES, level) for level in STORAGE_LEVELS if level != DEFAULT_LEVEL
+            ]
+        elif kind == "duckdb":
+            runs += [Planned("reference", (), "-")]
         else:
             raise typer.BadParameter(
-                f"unknown plan part {kind!r}; use all or ends,cumulative,alone,levels", param_hint="--plan"
+                f"unknown plan part {kind!r}; use all or a comma list of ends, cumulative, alone, levels, duckdb",
+                param_hint="--plan",
             )
     return runs
 
 
+def memory_needed(size_bytes: int, planned: list[Planned]) -> tuple[int, str]:
+    """Bytes of memory the plan's hungriest run needs at this size, and why. Spark's driver (local mode: the
+    whole engine) gets its heap; a run without the `no-collect` fix also holds every enriched line of the window
+    twice in Python (the Arrow batches toPandas() receives, then the DataFrame made from them)."""
+    heap = _gib(spark_env(size_bytes)["GROCERY_SPARK_DRIVER_MEMORY"])
+    collects = [p for p in planned if p.kind != "reference" and "no-collect" not in p.fixes]
+    if not collects:
+        return heap + PYTHON_BASE_BYTES, f"the {heap / 2**30:.0f} GiB driver heap"
+    lines = int(TO_DRIVER_PER_INPUT_BYTE * size_bytes)
+    why = (
+        f"the {heap / 2**30:.0f} GiB driver heap and 2 x {lines / 2**30:.1f} GiB of enriched lines that "
+        f"{collects[0].label} sends to Python with toPandas()"
+    )
+    return heap + 2 * lines + PYTHON_BASE_BYTES, why
+
+
+def _gib(text: str) -> int:
+    return int(float(text.rstrip("gG")) * 2**30)
+
+
+def refuse_if_too_big(size: str, planned: list[Planned], total_bytes: int | None = None) -> None:
+    """Refuse, before anything is generated, a SIZE whose runs cannot fit in this machine's memory."""
+    total = total_bytes if total_bytes is not None else psutil.virtual_memory().total
+    need, why = memory_needed(parse_size(size), planned)
+    if need > total:
+        raise typer.BadParameter(
+            f"SIZE={size} needs about {need / 2**30:.1f} GiB ({why}); this machine has {total / 2**30:.1f} GiB. "
+            "Choose a smaller SIZE, or a PLAN whose runs all have the no-collect fix.",
+            param_hint="--size",
+        )
+
+
+def join_counts(plans: Path) -> dict[str, int]:
+    """Join operators in the executed plans of the three outputs (plans/<output>.txt of a run)."""
+    text = "".join(p.read_text() for p in sorted(plans.glob("*.txt"))) if plans.is_dir() else ""
+    return {name: text.count(name) for name in ("BroadcastHashJoin", "SortMergeJoin", "ShuffledHashJoin")}
+
+
 def run_variant(
-    folder: Path, out: Path, fixes: tuple[str, ...], level: str, env: dict[str, str], slow_partitions: int
+    folder: Path, out: Path, planned: Planned, env: dict[str, str], slow_partitions: int
 ) -> tuple[Measurement, dict]:
-    command = [sys.executable, "-m", "python_jobs.tuning", "run", "--dataset", str(folder), "--out", str(out),
-               "--storage-level", level, "--slow-partitions", str(slow_partitions)]  # fmt: skip
-    for name in fixes:
-        command += ["--fix", name]
+    if planned.kind == "reference":
+        command = [
+            sys.executable,
+            "-m",
+            "python_jobs.tuning",
+            "duckdb",
+            "--dataset",
+            str(folder),
+            "--out",
+            str(out),
+        ]
+    else:
+        command = [sys.executable, "-m", "python_jobs.tuning", "run", "--dataset", str(folder), "--out", str(out),
+                   "--storage-level", planned.level, "--slow-partitions", str(slow_partitions)]  # fmt: skip
+        for name in planned.fixes:
+            command += ["--fix", name]
     (out / "result.json").unlink(missing_ok=True)
     m = measure(command, cwd=REPO_ROOT, env=env, poll_seconds=0.2)
     result = json.loads((out / "result.json").read_text()) if m.returncode == 0 else {}
+    if result:
+        result["joins"] = join_counts(out / "plans")
     return m, result
 
 
-def shares(rows: list[dict]) -> None:
-    """Per cumulative step: seconds saved against the step before and its share of the whole gain; per fix alone:
-    its speed-up over the slow job."""
-    steps = [r for r in rows if r["kind"] == "cumulative" and r["ok"]]
-    slow = next((r for r in steps if not r["fixes"]), None) or next(
-        (r for r in rows if r["ok"] and not r["fixes"]), None
-    )
-    tuned = next((r for r in steps if len(r["fixes"]) == len(FIX_NAMES)), None)
-    gain = slow["wall_s"] - tuned["wall_s"] if slow and tuned else None
-    for before, after in itertools.pairwise(steps):
-        after["saved_s"] = round(before["wall_s"] - after["wall_s"], 2)
-        after["share"] = round(after["saved_s"] / gain, 3) if gain else None
-    for r in rows:
-        if slow and r["ok"]:
-            r["x_slow"] = round(slow["wall_s"] / r["wall_s"], 2)
-            r["equal"] = r["checksums"] == slow["checksums"]
+def status_of(returncode: int) -> str:
+    if returncode == 0:
+        return "ok"
+    if returncode < 0:
+        return f"killed ({signal.Signals(-returncode).name})"
+    return f"failed ({returncode})"
 
 
-def markdown(meta: dict, rows: list[dict], planned: list[tuple[str, tuple[str, ...], str]]) -> str:
-    lines = [
-        f"# Tuning lab, {meta['size']} ({meta['fact_rows']:,} fact rows, window {meta['window']})",
-        "",
-        f"`{meta['command']}`, {meta['when']}, {meta['cpus']} CPUs, load {meta['load_before']} before, "
-        f"{meta['load_after']} after. Wall, CPU and peak RSS of each run's whole process tree; Spark's metrics "
-        "from its event log.",
-        "",
-        "| kind | variant | level | status | wall s | x slow | saved s | share | CPU s | peak RSS MiB | tasks | "
-        "files read MiB | shuffle write MiB | spill MiB | to driver MiB | files read | max skew | equal |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    mib = lambda n: f"{n / 2**20:,.1f}"  # noqa: E731
-    for r in rows:
-        m = r.get("metrics") or {}
-        lines.append(
-            f"| {r['kind']} | {r['label']} | {r['level']} | {r['status']} | {r['wall_s']:.1f} | {r.get('x_slow', '')} | "
-            f"{r.get('saved_s', '')} | {_percent(r.get('share'))} | {r['cpu_s']:.1f} | "
-            f"{r['peak_rss_mib']:,.0f} | {m.get('tasks', '')} | {mib(m['files_bytes']) if m else ''} | "
-            f"{mib(m['shuffle_write_bytes']) if m else ''} | "
-            f"{mib(m['memory_spilled_bytes'] + m['disk_spilled_bytes']) if m else ''} | "
-            f"{mib(m['result_bytes']) if m else ''} | {m.get('files_read', '')} | {m.get('max_skew', '')} | "
-            f"{r.get('equal', '')} |"
-        )
-    for kind, fixes, level in planned[len(rows) :]:
-        lines.append(f"| {kind} | {_label(fixes)} | {level} | not run | | | | | | | | | | | | | | |")
-    steps = [r for r in rows if r.get("share") is not None]
-    if steps:
-        total = sum(r["share"] for r in steps)
-        lines += [
-            "",
-            f"Shares of the cumulative steps add up to {total:.0%} of slow - tuned (by construction).",
-        ]
-    return "\n".join(lines) + "\n"
+def write_report(stem: Path, meta: dict, rows: list[dict], planned: list[Planned]) -> None:
+    """JSON, Markdown and PNG, each replaced whole: a lab stopped while writing keeps the previous report."""
+    meta["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    record = {"meta": meta, "summary": shares(rows), "rows": rows}
+    write_atomic(stem.with_name(stem.name + ".json"), lambda p: p.write_text(json.dumps(record, indent=2)))
+    write_atomic(stem.with_name(stem.name + ".md"), lambda p: p.write_text(markdown(meta, rows, planned)))
+    write_atomic(stem.with_name(stem.name + ".png"), lambda p: chart(rows, p, meta))
 
 
-def chart(rows: list[dict], path: Path, meta: dict) -> None:
-    """Left: the waterfall from slow to tuned, one bar per fix added (seconds it saved); right: each fix alone."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = [r for r in rows if r["kind"] == "cumulative" and r["ok"]]
-    alone = [r for r in rows if r["kind"] == "alone" and r["ok"]]
-    if not steps:
-        return
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
-    labels = [steps[0]["label"]] + [f"+{r['fixes'][-1]}" for r in steps[1:]]
-    bottoms = [0.0] + [min(a["wall_s"], b["wall_s"]) for a, b in itertools.pairwise(steps)]
-    heights = [steps[0]["wall_s"]] + [abs(a["wall_s"] - b["wall_s"]) for a, b in itertools.pairwise(steps)]
-    colours = ["#888888"] + [
-        "#2a9d8f" if b["wall_s"] <= a["wall_s"] else "#e76f51" for a, b in itertools.pairwise(steps)
-    ]
-    left.bar(labels, heights, bottom=bottoms, color=colours)
-    if len(steps) == len(FIX_NAMES) + 1:
-        left.bar(["tuned"], [steps[-1]["wall_s"]], color="#264653")
-    left.set_ylabel("wall seconds")
-    left.set_title("fixes added one at a time (green: seconds saved)")
-    left.tick_params(axis="x", rotation=45)
-    if alone and steps[0]["label"] == "slow":
-        right.barh([r["label"] for r in alone], [r["x_slow"] for r in alone], color="#2a9d8f")
-        right.axvline(1, color="#888888", linewidth=1)
-        right.set_xlabel("speed-up over the slow job (x)")
-        right.set_title("each fix alone")
-    fig.suptitle(f"tuning lab, {meta['size']}, {meta['when']}")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _percent(share: float | None) -> str:
-    return "" if share is None else f"{share:.0%}"
-
-
-def _label(fixes: tuple[str, ...]) -> str:
-    if not fixes:
-        return "slow"
-    return "tuned" if len(fixes) == len(FIX_NAMES) else "+".join(fixes)
+def _kill_children() -> None:
+    """The run in progress (its Python and Spark's JVM): stopping the lab must not leave them holding the machine."""
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        child.kill()
+    psutil.wait_procs(children, timeout=10)
 
 
 @app.command()
 def main(
     size: Annotated[str, typer.Option(help="Orders + lines CSV size: 100MB .. 10GB.")] = "100MB",
     plan: Annotated[
-        str, typer.Option(help="Which runs: all, or a comma list of ends, cumulative, alone, levels.")
+        str,
+        typer.Option(help="Which runs: all, or a comma list of ends, cumulative, alone, levels, duckdb."),
     ] = "all",
     slow_partitions: Annotated[
         int, typer.Option(help="Shuffle partitions of the slow job (Spark's default).")
@@ -215,6 +208,7 @@ def main(
 ) -> None:
     """Generate and prepare (once), then run every planned variant; write the report after each run."""
     planned = variants(plan)
+    refuse_if_too_big(size, planned)
     settings = load_settings()
     folder = dataset(size, settings.data_dir / "labs" / "tuning")
     inputs = json.loads((folder / "tuning" / "inputs.json").read_text())
@@ -234,45 +228,70 @@ def main(
     }
     rows: list[dict] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        overall = progress.add_task("tuning lab", total=len(planned))
-        for kind, fixes, level in planned:
-            label = _label(fixes)
-            progress.update(overall, description=f"{kind}: {label} ({level})")
-            box: dict = {}
-            out = runs / f"{kind}-{label}-{level}"
-            worker = threading.Thread(target=lambda b=box, o=out, f=fixes, lv=level: b.update(
-                zip(("m", "result"), run_variant(folder, o, f, lv, env, slow_partitions), strict=True)))  # fmt: skip
-            worker.start()
-            while worker.is_alive():
-                progress.refresh()
-                time.sleep(0.5)
-            m, result = box["m"], box["result"]
-            row = {
-                "kind": kind,
-                "label": label,
-                "fixes": list(fixes),
-                "level": level,
-                "ok": m.returncode == 0,
-                "status": "ok" if m.returncode == 0 else f"failed ({m.returncode})",
-                "wall_s": round(m.wall_seconds, 2),
-                "cpu_s": round(m.cpu_seconds, 2),
-                "peak_rss_mib": round(m.peak_rss_mib, 1),
-                **{k: result.get(k) for k in ("job_seconds", "checksums", "driver_rows", "metrics")},
-            }
-            if not row["ok"]:
-                stem.parent.mkdir(parents=True, exist_ok=True)
-                stem.with_name(f"{stem.name}-{kind}-{label}-{level}.log").write_text(m.output[-20000:])
-            rows.append(row)
-            shares(rows)
-            meta["load_after"] = [round(x, 2) for x in os.getloadavg()]
-            stem.parent.mkdir(parents=True, exist_ok=True)
-            stem.with_name(stem.name + ".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-            stem.with_name(stem.name + ".md").write_text(markdown(meta, rows, planned))
-            chart(rows, stem.with_name(stem.name + ".png"), meta)
-            progress.advance(overall)
-            console.print(f"{kind} {label} {level}: {row['status']} in {row['wall_s']:.1f} s")
+    # SIGTERM (a CI timeout, `kill`) stops the lab the way Ctrl-C does: the report says which run was cut.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    current: Planned | None = None
+    started = 0.0
+    try:
+        with Progress(*columns, console=console) as progress:
+            overall = progress.add_task("tuning lab", total=len(planned))
+            for current in planned:
+                progress.update(overall, description=f"{current.kind}: {current.label} ({current.level})")
+                box: dict = {}
+                out = runs / f"{current.kind}-{current.label}-{current.level}"
+                started = time.perf_counter()
+                worker = threading.Thread(
+                    target=lambda b=box, o=out, p=current: b.update(
+                        zip(("m", "result"), run_variant(folder, o, p, env, slow_partitions), strict=True)
+                    ),
+                    daemon=True,
+                )
+                worker.start()
+                while worker.is_alive():
+                    progress.refresh()
+                    time.sleep(0.5)
+                m, result = box["m"], box["result"]
+                row = _row(current, m.returncode, m.wall_seconds, m.cpu_seconds, m.peak_rss_mib, result)
+                if not row["ok"]:
+                    stem.parent.mkdir(parents=True, exist_ok=True)
+                    log = stem.with_name(f"{stem.name}-{current.kind}-{current.label}-{current.level}.log")
+                    log.write_text(m.output[-20000:])
+                rows.append(row)
+                write_report(stem, meta, rows, planned)
+                progress.advance(overall)
+                console.print(
+                    f"{current.kind} {current.label} {current.level}: {row['status']} in {row['wall_s']:.1f} s"
+                )
+                current = None
+    except KeyboardInterrupt:
+        _kill_children()
+        if current is not None:
+            rows.append(_row(current, -signal.SIGINT, time.perf_counter() - started, 0.0, 0.0, {}))
+        write_report(stem, meta, rows, planned)
+        console.print(
+            f"[red]stopped[/red]: {len(rows)} of {len(planned)} runs in the report, the rest marked not run"
+        )
+        raise typer.Exit(130) from None
     console.print(f"report: {stem.with_name(stem.name + '.md')}")
+
+
+def _row(p: Planned, returncode: int, wall: float, cpu: float, rss_mib: float, result: dict) -> dict:
+    """One run of the report: what the lab measured around the process, and what the run wrote."""
+    status = status_of(returncode) if result or returncode else "failed (no result.json)"
+    if returncode == -signal.SIGINT:
+        status = "interrupted (lab stopped: wall is a lower bound)"
+    return {
+        "kind": p.kind,
+        "label": p.label,
+        "fixes": list(p.fixes),
+        "level": p.level,
+        "ok": returncode == 0 and bool(result),
+        "status": status,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "peak_rss_mib": round(rss_mib, 1),
+        **{k: result.get(k) for k in ("job_seconds", "checksums", "driver_rows", "metrics", "joins")},
+    }
 
 
 if __name__ == "__main__":
