@@ -64,7 +64,11 @@ def run_variant(dataset: Path, seeds_dir: Path, out: Path, variant: JobVariant, 
     (out / "result.json").unlink(missing_ok=True)
     local = out / "spark-local"
     local.mkdir(parents=True, exist_ok=True)
-    session = build_session(spark, f"tuning-{variant.label}", local_dir=local)
+    # Spark refuses to collect more than 1 GiB of task results by default: the slow job's toPandas() of every
+    # enriched line passes that from about 1 GB of input. The analyst's fix is to lift the limit (what this does,
+    # for every variant alike); the lab refuses a size whose collect would not fit in memory instead.
+    conf = {"spark.driver.maxResultSize": "0"}
+    session = build_session(spark, f"tuning-{variant.label}", local_dir=local, conf=conf)
     try:
         result = run_report(session, inputs, variant)
     finally:
