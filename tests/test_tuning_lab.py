@@ -57,6 +57,7 @@ def test_shares_sum_to_the_whole_gain_and_alone_is_against_slow() -> None:
         "cumulative_share_sum"
     ] == pytest.approx(1, abs=0.01)
     assert rows[3]["saved_s"] == -2 and rows[3]["share"] < 0
+    assert abs(sum(r["cpu_share"] for r in steps) - 1) < 1e-2 and summary["x_tuned_cpu"] == 4.0
     assert summary["x_tuned"] == 4.0 and summary["tuned_over_duckdb"] == 2.0 and summary["duckdb_equal"]
     alone = [r for r in rows if r["kind"] == "alone"]
     assert alone[0]["x_slow"] == pytest.approx(100 / 90, abs=0.01) and alone[0]["share_alone"] == round(
