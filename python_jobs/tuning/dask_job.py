@@ -28,12 +28,17 @@ in. The tasks the workers ran (the scheduler's task stream) are counted alongsid
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
 
 import dask
 import dask.dataframe as dd
 import pandas as pd
+import typer
+from rich.console import Console
 
 from python_jobs.tuning.inputs import Inputs
 from python_jobs.tuning.report_job import canonical, checksum
@@ -76,6 +81,7 @@ class DaskRun:
     fact_partitions: int  # partitions of the fact as the report's graph reads it
     seconds: float
     calls: list[dict[str, object]] = field(default_factory=list)  # per compute/persist call: what, tasks
+    extra: dict[str, object] = field(default_factory=dict)  # persisted_bytes: on the workers after persist
 
     def row(self) -> dict[str, object]:
         return {
@@ -206,6 +212,7 @@ class _Calls:
 
     def __init__(self) -> None:
         self.calls: list[dict[str, object]] = []
+        self.persisted_bytes = 0
 
     def persist(self, what: str, frame: dd.DataFrame) -> dd.DataFrame:
         self.calls.append({"call": f"persist {what}", "tasks": graph_tasks(frame)})
@@ -214,6 +221,7 @@ class _Calls:
             from distributed import wait
 
             wait(persisted)
+            self.persisted_bytes += _bytes_on_workers()
         return persisted
 
     def compute(self, what: str, *collections: object) -> tuple:
@@ -223,6 +231,13 @@ class _Calls:
     @property
     def tasks(self) -> int:
         return sum(int(c["tasks"]) for c in self.calls)  # type: ignore[call-overload]
+
+
+def _bytes_on_workers() -> int:
+    """Bytes of task results the workers hold (in memory or spilled), as their state machines count them."""
+    from distributed import get_client
+
+    return int(sum(get_client().run(lambda dask_worker: dask_worker.state.nbytes).values()))
 
 
 def _has_client() -> bool:
@@ -241,8 +256,10 @@ def run_variant(
     *,
     naive_partitions: int = NAIVE_PARTITIONS,
     workers: int = 2,
+    partitions: int | None = None,
 ) -> DaskRun:
-    """Run one variant on the current Dask client (or the default scheduler without one)."""
+    """Run one variant on the current Dask client (or the default scheduler without one). `partitions`: the
+    simplified fact's partitions (default: `simplified_partitions`)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
     stream = _task_stream() if _has_client() else None
@@ -259,7 +276,7 @@ def run_variant(
             ).items():  # one compute per output, as the notebook has it
                 collected[name] = calls.compute(name, *parts)
         else:
-            enriched = simplified_enriched(inputs, simplified_partitions(inputs, workers))
+            enriched = simplified_enriched(inputs, partitions or simplified_partitions(inputs, workers))
             fact_partitions = enriched.npartitions
             enriched = calls.persist("enriched", enriched)
             frames = output_frames(enriched, split_out=1)
@@ -278,6 +295,7 @@ def run_variant(
         fact_partitions=fact_partitions,
         seconds=seconds,
         calls=calls.calls,
+        extra={"persisted_bytes": calls.persisted_bytes},
     )
 
 
@@ -285,3 +303,87 @@ def _task_stream():
     from distributed import get_task_stream
 
     return get_task_stream()
+
+
+MAX_DRAWN_TASKS = (
+    250  # above this a task graph is a grey smear and `dot` takes minutes: the expressions instead
+)
+
+
+def one_output_graph(inputs: Inputs, variant: str, *, naive_partitions: int, workers: int) -> list[dd.Series]:
+    """The weekly_sales output of a variant from its read on (nothing persisted): what one picture shows."""
+    if variant == "naive":
+        enriched = naive_enriched(naive_fact(inputs, naive_partitions), inputs, naive_partitions)
+        return output_frames(enriched)["weekly_sales"]
+    enriched = simplified_enriched(inputs, simplified_partitions(inputs, workers))
+    return output_frames(enriched, split_out=1)["weekly_sales"]
+
+
+def draw_graph(
+    inputs: Inputs, variant: str, path: Path, *, naive_partitions: int = NAIVE_PARTITIONS, workers: int = 2
+) -> dict[str, object]:
+    """A PNG of the weekly_sales graph of `variant` as it would be sent (optimised): the task graph when it has
+    at most MAX_DRAWN_TASKS tasks, else the optimised expression graph (one box per operation, however many
+    partitions). Without Graphviz's `dot` (an OS package) nothing is drawn and the result says so."""
+    from dask._expr import FinalizeCompute
+    from dask.base import collections_to_expr
+    from dask.dot import graphviz_to_file, to_graphviz
+
+    parts = one_output_graph(inputs, variant, naive_partitions=naive_partitions, workers=workers)
+    optimised = FinalizeCompute(collections_to_expr(list(parts))).optimize()
+    graph = dict(optimised.__dask_graph__())
+    record: dict[str, object] = {"variant": variant, "tasks": len(graph), "path": None, "kind": None}
+    if shutil.which("dot") is None:
+        record["note"] = "not drawn: Graphviz's `dot` is not installed (apt install graphviz)"
+        return record
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if len(graph) <= MAX_DRAWN_TASKS:
+        graphviz_to_file(to_graphviz(graph), str(path), None)
+        record["kind"] = "tasks"
+    else:
+        graphviz_to_file(optimised._to_graphviz(), str(path), None)
+        record["kind"] = "expressions"
+    record["path"] = str(path)
+    return record
+
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def lab(
+    dataset: Annotated[Path, typer.Option(help="Prepared dataset folder (tuning/inputs.json inside).")],
+    out: Annotated[
+        Path, typer.Option(help="Folder for the pictures, performance reports and dask-lab.json.")
+    ],
+    naive_partitions: Annotated[
+        int, typer.Option(help="Partitions the naive job spreads every frame over.", min=1)
+    ] = NAIVE_PARTITIONS,
+    workers: Annotated[int, typer.Option(help="LocalCluster workers (one thread each).", min=1)] = 2,
+) -> None:
+    """Naive vs simplified graph, fixed vs adaptive workers, limited vs unlimited memory: tables on stdout."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from python_jobs.tuning.dask_lab import markdown, run_dask_lab
+
+    console = Console(stderr=True)
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            result = run_dask_lab(
+                dataset.resolve(), out.resolve(), progress, naive_partitions=naive_partitions, workers=workers
+            )
+    except FileNotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    (out / "dask-lab.md").write_text(markdown(result))
+    typer.echo(markdown(result))
+
+
+if __name__ == "__main__":
+    app(prog_name="python -m python_jobs.tuning.dask_job")
