@@ -134,10 +134,12 @@ def reported(path: Path):
     return performance_report(filename=str(path), mode="inline")
 
 
-def run_scaling(inputs: Inputs, out_dir: Path, *, workers: int = 2) -> list[dict[str, object]]:
+def run_scaling(
+    inputs: Inputs, out_dir: Path, *, workers: int = 2, modes: tuple[str, ...] = ("fixed", "adaptive")
+) -> list[dict[str, object]]:
     """The simplified report on `workers` fixed workers, then on an adaptive cluster of 0..`workers`."""
     rows = []
-    for mode in ("fixed", "adaptive"):
+    for mode in modes:
         settings = local_settings(workers if mode == "fixed" else 0)
         started = time.perf_counter()
         with dask_client(settings, local_directory=out_dir / "dask-space" / mode) as client:
