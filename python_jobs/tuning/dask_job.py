@@ -96,7 +96,7 @@ class DaskRun:
 
 def graph_tasks(*collections: object) -> int:
     """Tasks in the graph `dask.compute(*collections)` sends: the collections' expressions combined, optimised
-    (projection, filter pushdown, fusion) and lowered to tasks, as dask.base.compute does it."""
+    (projection pushdown, fusion, the choice of broadcast or hash joins) and lowered to tasks, as dask.base.compute does it."""
     from dask._expr import FinalizeCompute
     from dask.base import collections_to_expr
 
@@ -270,11 +270,8 @@ def run_variant(
             fact = calls.persist("fact", naive_fact(inputs, naive_partitions))
             fact_partitions = fact.npartitions
             enriched = naive_enriched(fact, inputs, naive_partitions)
-            collected = {}
-            for name, parts in output_frames(
-                enriched
-            ).items():  # one compute per output, as the notebook has it
-                collected[name] = calls.compute(name, *parts)
+            # One compute per output, as the notebook has it: the merges and the shuffle run three times.
+            collected = {name: calls.compute(name, *parts) for name, parts in output_frames(enriched).items()}
         else:
             enriched = simplified_enriched(inputs, partitions or simplified_partitions(inputs, workers))
             fact_partitions = enriched.npartitions
@@ -305,9 +302,8 @@ def _task_stream():
     return get_task_stream()
 
 
-MAX_DRAWN_TASKS = (
-    250  # above this a task graph is a grey smear and `dot` takes minutes: the expressions instead
-)
+# Above this a task graph is a grey smear and `dot` takes minutes: the expression graph is drawn instead.
+MAX_DRAWN_TASKS = 250
 
 
 def one_output_graph(inputs: Inputs, variant: str, *, naive_partitions: int, workers: int) -> list[dd.Series]:
