@@ -28,6 +28,7 @@ in. The tasks the workers ran (the scheduler's task stream) are counted alongsid
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -356,6 +357,12 @@ def lab(
         int, typer.Option(help="Partitions the naive job spreads every frame over.", min=1)
     ] = NAIVE_PARTITIONS,
     workers: Annotated[int, typer.Option(help="LocalCluster workers (one thread each).", min=1)] = 2,
+    spark_result: Annotated[
+        Path | None,
+        typer.Option(
+            help="A Spark run's result.json (python -m python_jobs.tuning run): compare with its checksums."
+        ),
+    ] = None,
 ) -> None:
     """Naive vs simplified graph, fixed vs adaptive workers, limited vs unlimited memory: tables on stdout."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -363,6 +370,7 @@ def lab(
     from python_jobs.tuning.dask_lab import markdown, run_dask_lab
 
     console = Console(stderr=True)
+    spark = json.loads(spark_result.read_text())["checksums"] if spark_result else None
     try:
         with Progress(
             TextColumn("{task.description}"),
@@ -372,7 +380,12 @@ def lab(
             console=console,
         ) as progress:
             result = run_dask_lab(
-                dataset.resolve(), out.resolve(), progress, naive_partitions=naive_partitions, workers=workers
+                dataset.resolve(),
+                out.resolve(),
+                progress,
+                naive_partitions=naive_partitions,
+                workers=workers,
+                spark_checksums=spark,
             )
     except FileNotFoundError as error:
         console.print(f"[red]{error}[/red]")
