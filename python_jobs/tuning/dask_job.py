@@ -21,7 +21,7 @@ Same inputs (inputs.py), same three outputs and the same canonical form and chec
   * the enriched lines persisted once on the workers, and the three outputs computed together from them.
 
 Task counts are of the graphs the scheduler was sent: each `compute`/`persist` call's expression optimised and
-lowered exactly as `dask.compute` does it, so fusion and the planner's own projection pushdown are counted
+lowered exactly as `dask.compute` does it, so the planner's own projection pushdown and join choices are counted
 in. The tasks the workers ran (the scheduler's task stream) are counted alongside as a check.
 """
 
@@ -97,7 +97,7 @@ class DaskRun:
 
 def graph_tasks(*collections: object) -> int:
     """Tasks in the graph `dask.compute(*collections)` sends: the collections' expressions combined, optimised
-    (projection pushdown, fusion, the choice of broadcast or hash joins) and lowered to tasks, as dask.base.compute does it."""
+    (projection pushdown, the choice of broadcast or hash joins) and lowered to tasks, as dask.base.compute does it."""
     from dask._expr import FinalizeCompute
     from dask.base import collections_to_expr
 
