@@ -8,16 +8,18 @@ Same inputs (inputs.py), same three outputs and the same canonical form and chec
     at once "to keep it in memory": projection and the window filter can no longer reach the read;
   * the dimensions read as Dask frames and spread the same way, merged with `broadcast=False` (a setting copied
     from an old notebook where a broadcast ran out of memory): each merge is a hash join, both sides shuffled;
-  * the enriched lines sorted by week and store "so grouping is faster": a full shuffle (quantiles, then every
-    row moved);
-  * each output computed by its own `.compute()`: the merges and the sort run three times.
+  * the enriched lines shuffled by week and store "so grouping is faster": a full shuffle, every line moved (a
+    hash shuffle: `sort_values` here never finished computing its divisions, see the traps in the docs);
+  * the groupbys with Dask's default `split_out=True`: the distinct counts and sums spread by a shuffle;
+  * each output computed by its own `.compute()`: the merges and the shuffles run three times.
 
 `simplified`:
   * the fact partitioned by order day, the report window pushed into the read (`filters`: only the window's
     folders are opened) and only the columns the report uses read;
   * fewer, bigger partitions: a few per worker (`simplified_partitions`);
   * the dimensions as pandas frames: a one-partition frame is merged into every fact partition as it is
-    (a broadcast join, nothing shuffled), and the groupbys need no sort;
+    (a broadcast join, nothing shuffled);
+  * the groupbys with `split_out=1`: the results are small, reduced in a tree, no shuffle;
   * the enriched lines persisted once on the workers, and the three outputs computed together from them.
 
 Task counts are of the graphs the scheduler was sent: each `compute`/`persist` call's expression optimised and
