@@ -19,7 +19,7 @@ from python_jobs.tuning.dask_scaling import local_settings, run_memory, run_scal
 from python_jobs.tuning.fixes import FIX_NAMES
 from tests.tuning_support import inputs, run
 
-# Eight partitions stand in for the naive job's 64: the same anti-patterns on kilobytes, an eighth of the tasks.
+# Eight partitions stand in for the naive job's 64: the same anti-patterns on kilobytes, an eighth of the partitions.
 NAIVE_PARTITIONS = 8
 
 
