@@ -39,7 +39,8 @@ def test_plan_order_and_names() -> None:
     assert planned[0].label == "slow" and planned[len(FIX_NAMES)].label == "tuned"
     assert [p.fixes for p in planned if p.kind == "alone"] == [(n,) for n in FIX_NAMES]
     assert [p.level for p in planned if p.kind == "levels"] == ["MEMORY_ONLY", "DISK_ONLY"]
-    assert planned[-1] == Planned("reference", (), "-") and planned[-1].label == "duckdb"
+    assert planned[-2] == Planned("reference", (), "-") and planned[-2].label == "duckdb"
+    assert planned[-1] == Planned("dask", (), "-") and planned[-1].label == "dask"
     assert [p.label for p in variants("ends")] == ["slow", "tuned", "duckdb"]
     with pytest.raises(typer.BadParameter, match="unknown plan part 'fast'"):
         variants("ends,fast")
@@ -51,6 +52,7 @@ def test_shares_sum_to_the_whole_gain_and_alone_is_against_slow() -> None:
     rows += [_run("alone", (name,), 90 - i) for i, name in enumerate(FIX_NAMES)]
     rows[-1]["checksums"] = {"weekly_sales": "other"}
     rows.append(_run("reference", (), 12.5))
+    rows.append(_run("dask", (), 30.0) | {"dask_md": "| variant | tasks |\n|---|---|\n| naive | 900 |"})
     summary = shares(rows)
     steps = rows[1 : len(walls)]
     assert abs(sum(r["share"] for r in steps) - 1) < 1e-2 and summary[
@@ -66,7 +68,9 @@ def test_shares_sum_to_the_whole_gain_and_alone_is_against_slow() -> None:
     assert summary["alone_share_sum"] == pytest.approx(
         sum(10 + i for i in range(len(FIX_NAMES))) / 75, abs=1e-3
     )
-    assert alone[0]["equal"] is True and alone[-1]["equal"] is False
+    assert alone[0]["equal"] is True and alone[-1]["equal"] is False and rows[-1]["equal"] is True
+    text = markdown(META, rows, variants("all"))
+    assert "## Dask: the same report" in text and "| naive | 900 |" in text
 
 
 def test_report_tables_isolate_broadcast_pruning_and_cache() -> None:

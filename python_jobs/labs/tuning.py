@@ -81,7 +81,7 @@ def variants(plan: str) -> list[Planned]:
     """The runs of a plan: `cumulative`, `alone`, `levels`, `duckdb` (the reference), or `all` of them; `ends`
     (slow, tuned and DuckDB) for a quick look."""
     runs: list[Planned] = []
-    kinds = ("cumulative", "alone", "levels", "duckdb") if plan == "all" else tuple(plan.split(","))
+    kinds = ("cumulative", "alone", "levels", "duckdb", "dask") if plan == "all" else tuple(plan.split(","))
     for kind in kinds:
         if kind == "ends":
             runs += [Planned("ends", (), DEFAULT_LEVEL), Planned("ends", FIX_NAMES, DEFAULT_LEVEL)]
@@ -96,9 +96,11 @@ def variants(plan: str) -> list[Planned]:
             ]
         elif kind == "duckdb":
             runs += [Planned("reference", (), "-")]
+        elif kind == "dask":
+            runs += [Planned("dask", (), "-")]
         else:
             raise typer.BadParameter(
-                f"unknown plan part {kind!r}; use all or a comma list of ends, cumulative, alone, levels, duckdb",
+                f"unknown plan part {kind!r}; use all or a comma list of ends, cumulative, alone, levels, duckdb, dask",
                 param_hint="--plan",
             )
     return runs
@@ -109,7 +111,7 @@ def memory_needed(size_bytes: int, planned: list[Planned]) -> tuple[int, str]:
     whole engine) gets its heap; a run without the `no-collect` fix also holds every enriched line of the window
     twice in Python (the Arrow batches toPandas() receives, then the DataFrame made from them)."""
     heap = _gib(spark_env(size_bytes)["GROCERY_SPARK_DRIVER_MEMORY"])
-    collects = [p for p in planned if p.kind != "reference" and "no-collect" not in p.fixes]
+    collects = [p for p in planned if p.kind not in ("reference", "dask") and "no-collect" not in p.fixes]
     if not collects:
         return heap + PYTHON_BASE_BYTES, f"the {heap / 2**30:.0f} GiB driver heap"
     lines = int(TO_DRIVER_PER_INPUT_BYTE * size_bytes)
@@ -161,10 +163,14 @@ def run_variant(
                    "--storage-level", planned.level, "--slow-partitions", str(slow_partitions)]  # fmt: skip
         for name in planned.fixes:
             command += ["--fix", name]
-    (out / "result.json").unlink(missing_ok=True)
+    written = out / ("dask-lab.json" if planned.kind == "dask" else "result.json")
+    written.unlink(missing_ok=True)
     m = measure(command, cwd=REPO_ROOT, env=env, poll_seconds=0.2)
-    result = json.loads((out / "result.json").read_text()) if m.returncode == 0 else {}
-    if result:
+    result = json.loads(written.read_text()) if m.returncode == 0 and written.exists() else {}
+    if result and planned.kind == "dask":
+        simplified = next(g for g in result["graph"] if g["variant"] == "simplified")
+        result = {"checksums": simplified["checksums"], "dask_md": (out / "dask-lab.md").read_text()}
+    elif result:
         result["joins"] = join_counts(out / "plans")
     return m, result
 
@@ -290,7 +296,10 @@ def _row(p: Planned, returncode: int, wall: float, cpu: float, rss_mib: float, r
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
         "peak_rss_mib": round(rss_mib, 1),
-        **{k: result.get(k) for k in ("job_seconds", "checksums", "driver_rows", "metrics", "joins")},
+        **{
+            k: result.get(k)
+            for k in ("job_seconds", "checksums", "driver_rows", "metrics", "joins", "dask_md")
+        },
     }
 
 

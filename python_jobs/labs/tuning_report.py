@@ -12,13 +12,13 @@ from python_jobs.tuning.fixes import FIX_NAMES
 
 
 class Planned(NamedTuple):
-    kind: str  # cumulative, alone, levels, ends, or reference (DuckDB)
+    kind: str  # cumulative, alone, levels, ends (Spark); reference (DuckDB); dask (dask_job's own lab)
     fixes: tuple[str, ...]
     level: str  # the cache fix's storage level ("-" for the DuckDB reference)
 
     @property
     def label(self) -> str:
-        return "duckdb" if self.kind == "reference" else label(self.fixes)
+        return {"reference": "duckdb", "dask": "dask"}.get(self.kind) or label(self.fixes)
 
 
 def label(fixes: tuple[str, ...] | list[str]) -> str:
@@ -39,8 +39,11 @@ def _ok(rows: list[dict], kind: str) -> list[dict]:
     return [r for r in rows if r["kind"] == kind and r["ok"]]
 
 
+NOT_SPARK = ("reference", "dask")
+
+
 def _slow(rows: list[dict]) -> dict | None:
-    return next((r for r in rows if r["ok"] and r["kind"] != "reference" and not r["fixes"]), None)
+    return next((r for r in rows if r["ok"] and r["kind"] not in NOT_SPARK and not r["fixes"]), None)
 
 
 def _tuned(rows: list[dict]) -> dict | None:
@@ -226,6 +229,14 @@ def markdown(meta: dict, rows: list[dict], planned: list[Planned], extra: str = 
     ):
         if table:
             lines += ["", f"## {title}", "", *table]
+    dask = next((r for r in rows if r["kind"] == "dask" and r.get("dask_md")), None)
+    if dask:
+        lines += [
+            "",
+            "## Dask: the same report (python_jobs/tuning/dask_job.py)",
+            "",
+            dask["dask_md"].rstrip(),
+        ]
     if extra:
         lines += ["", extra.rstrip()]
     return "\n".join(lines) + "\n"
