@@ -8,7 +8,7 @@ its own event log; wall, CPU and peak RSS are of the whole process tree (python_
 Variants, in this order: the fixes added one at a time in the registry's order (slow first, tuned last: what each
 fix adds on top), then each fix alone (what it is worth by itself), then the tuned job with each other storage
 level of the cache fix, then the same report in DuckDB (the reference). A SIZE whose runs would not fit in this
-machine's memory is refused before anything is generated. Report: data/reports/tuning/lab-<SIZE>.{md,json,png}
+machine's memory is refused before anything is generated. Report: data/reports/tuning/lab-<SIZE>[-<PLAN>].{md,json,png}
 (tuning_report.py), replaced whole after every run, so a lab stopped part-way (Ctrl-C, SIGTERM, a killed run)
 keeps what it measured and marks the rest.
 """
@@ -220,7 +220,9 @@ def main(
     inputs = json.loads((folder / "tuning" / "inputs.json").read_text())
     runs = settings.data_dir / "labs" / "tuning" / "runs" / size.upper()
     events = settings.data_dir / "labs" / "tuning" / "spark-events"
-    stem = settings.reports_dir / "tuning" / f"lab-{size.upper()}"
+    # One report per size and plan: a quick `PLAN=ends` does not overwrite the full lab's report.
+    suffix = "" if plan == "all" else "-" + plan.replace(",", "-")
+    stem = settings.reports_dir / "tuning" / f"lab-{size.upper()}{suffix}"
     env = {**spark_env(parse_size(size)), **_python_env(), "GROCERY_SPARK_EVENT_LOG_DIR": str(events)}
     meta = {
         "size": size.upper(),
