@@ -30,13 +30,22 @@ NO_UDF = ["--no-scalar-udf", "--no-pandas-udf"]
 GOAL_PARTS = ["--parts", "windows,anomalies,dead_letters"]
 # The goal path as it was before issue 20 part 5: SPLIT_INDEX/TRY_CAST parse, no object reuse, patterns over
 # every reading. Each later step is the previous variant with one change.
-BEFORE = ["--parse", "sql", "--no-object-reuse", "--patterns-on", "events"]
+BEFORE = ["--parse", "sql", "--no-object-reuse", "--patterns-on", "events", "--hop-from", "events"]
 # name → (description, sql_job flags)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "full": ("full job: windows + CEP + join + DLQ + view + latency probe, both UDFs", []),
     "goal": (
-        "windows + CEP + join + DLQ (the goal's SQL path), both UDFs: fast parse, object reuse, CEP on minutes",
+        "windows + CEP + join + DLQ (the goal's SQL path), both UDFs: fast parse, object reuse, CEP on minutes, "
+        "hop from the minutes",
         GOAL_PARTS,
+    ),
+    "goal-hop-events": (
+        "goal path as after the first part-5 steps: the hop over every reading",
+        [*GOAL_PARTS, "--hop-from", "events"],
+    ),
+    "goal-sql-udfs": (
+        "goal path, calibration and z-score as SQL expressions (same outputs, no Python worker)",
+        [*GOAL_PARTS, "--udfs", "sql"],
     ),
     "goal-no-udf": ("windows + CEP + join + DLQ, no Python UDF", [*GOAL_PARTS, *NO_UDF]),
     "goal-before": (
@@ -45,9 +54,12 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     ),
     "goal-object-reuse": (
         "goal-before + object reuse",
-        [*GOAL_PARTS, "--parse", "sql", "--patterns-on", "events"],
+        [*GOAL_PARTS, "--parse", "sql", "--patterns-on", "events", "--hop-from", "events"],
     ),
-    "goal-fast-parse": ("goal-before + object reuse + fast parse", [*GOAL_PARTS, "--patterns-on", "events"]),
+    "goal-fast-parse": (
+        "goal-before + object reuse + fast parse",
+        [*GOAL_PARTS, "--patterns-on", "events", "--hop-from", "events"],
+    ),
     "no-pandas-udf": ("full job without the pandas UDF", ["--no-pandas-udf"]),
     "no-scalar-udf": ("full job without the scalar UDF", ["--no-scalar-udf"]),
     "no-udf": ("full job without Python UDFs", NO_UDF),

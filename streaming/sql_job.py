@@ -45,6 +45,8 @@ EXACT_MEAN = "CAST(AVG(CAST(temp_c AS DECIMAL(7, 2))) AS DOUBLE)"
 CALIBRATE_ON = ("windows", "events")
 PARSERS = ("fast", "sql")
 PATTERNS_ON = ("minutes", "events")
+UDFS = ("python", "sql")
+HOP_FROM = ("minutes", "events")
 # A good line, stricter than the parse (every line it matches parses; see `_sources`): the dead-letter branch
 # evaluates the reason CASE only on lines that do not match it.
 GOOD_LINE = (
@@ -77,6 +79,12 @@ class SqlJobConfig:
     # "minutes": the door, flatline and silence rules read the 1-minute aggregates; "events": every reading
     # (the previous design, kept for the benchmark). See `_anomalies_sql`.
     patterns_on: str = "minutes"
+    # "python": calibration and z-score as Python UDFs (a Python worker each); "sql": the same arithmetic as SQL
+    # expressions in the JVM, identical outputs (see `calibrate_sql`, `ZSCORE_SQL`), no Python worker started.
+    udfs: str = "python"
+    # "minutes": the 5-minute hop sums the 1-minute tumble's rows (cascaded); "events": the hop reads every
+    # reading (the previous design, kept for the benchmark). See `_windows_sql`.
+    hop_from: str = "minutes"
     options: FlinkOptions = field(default_factory=FlinkOptions)
 
 
@@ -91,6 +99,35 @@ def make_calibrate(offsets: dict[str, float]):
         return round(value - offsets.get(device_id, 0.0), 6)
 
     return calibrate
+
+
+def calibrate_sql(offsets: dict[str, float], device: str, column: str) -> str:
+    """`make_calibrate` as a SQL expression: the same value, computed in the JVM without a Python worker.
+
+    The column (a reading, a minimum or maximum with 2 decimals, or a mean with 6) and the offset are exact
+    decimals, so the difference is computed exactly in DECIMAL and converted to the nearest double once, which is
+    what `round(value - offset, 6)` returns for such values (the double difference is off by far less than half
+    a unit of the 6th decimal). Offsets with more than 6 decimals would round differently: refused."""
+    cases = []
+    for device_id, offset in sorted(offsets.items()):
+        text = repr(float(offset))
+        if "e" in text or len(text.partition(".")[2]) > 6:
+            raise ValueError(
+                f"offset {offset!r} of {device_id!r} has more than 6 decimals: use the Python UDF"
+            )
+        cases.append(
+            f"WHEN '{device_id.replace(chr(39), chr(39) * 2)}' THEN CAST('{text}' AS DECIMAL(20, 6))"
+        )
+    offset_sql = f"CASE {device} {' '.join(cases)} ELSE CAST(0 AS DECIMAL(20, 6)) END" if cases else "0"
+    return f"CAST(CAST({column} AS DECIMAL(20, 6)) - {offset_sql} AS DOUBLE)"
+
+
+# `zscore` as a SQL expression over the same OVER window `w`: IEEE subtraction and division give the same double
+# in the JVM as in numpy, and a spread of at most 1e-9 (or NaN) gives 0.0, as `std.where(...).fillna(0.0)` does.
+ZSCORE_SQL = (
+    "CASE WHEN STDDEV_POP(temp_mean) OVER w > 1e-9 "
+    "THEN (temp_mean - AVG(temp_mean) OVER w) / STDDEV_POP(temp_mean) OVER w ELSE 0.0 END"
+)
 
 
 @udf(result_type=DataTypes.DOUBLE(), func_type="pandas")
@@ -255,10 +292,12 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
             FROM good_lines) WHERE rn = 1
     """)
     temp = (
-        "calibrate(e.device_id, e.temperature)"
+        _calibrate_call(cfg, "e.device_id", "e.temperature")
         if cfg.scalar_udf and cfg.calibrate_on == "events"
         else "e.temperature"
     )
+    # The cascaded hop needs each minute's exact sum (a mean of means would weigh minutes, not readings).
+    temp_sum = ", SUM(CAST(temp_c AS DECIMAL(7, 2))) AS temp_sum" if cfg.hop_from == "minutes" else ""
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW enriched{suffix} AS
         SELECT e.event_id, e.sensor_id, e.device_id, d.store_id, d.kind, e.event_time, e.temperature,
@@ -273,19 +312,33 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
         SELECT sensor_id, device_id, store_id, window_start, window_end, window_time, COUNT(*) AS events,
                {EXACT_MEAN} AS temp_mean, MIN(temp_c) AS temp_min, MAX(temp_c) AS temp_max,
                SUM(door_open) AS door_open_events, MAX(published_at) AS published_at,
-               MIN(event_time) AS first_event_time, MAX(event_time) AS last_event_time
+               MIN(event_time) AS first_event_time, MAX(event_time) AS last_event_time{temp_sum}
         FROM TABLE(TUMBLE(TABLE enriched, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
         GROUP BY sensor_id, device_id, store_id, window_start, window_end, window_time
     """)
     if share:
         _share(t_env, "tumble_1m_unshared", "tumble_1m", "window_time")
     t_env.execute_sql("CREATE TEMPORARY VIEW door_events AS SELECT * FROM enriched WHERE door_open = 1")
+    if cfg.hop_from == "minutes":
+        # The HOP adds its own window_start/end/time columns: the minute's bounds may not keep those names.
+        t_env.execute_sql("""
+            CREATE TEMPORARY VIEW minutes_for_hop AS
+            SELECT sensor_id, device_id, store_id, events, temp_sum, temp_min, temp_max, door_open_events,
+                   window_time AS minute_time
+            FROM tumble_1m
+        """)
+
+
+def _calibrate_call(cfg: SqlJobConfig, device: str, column: str) -> str:
+    if cfg.udfs == "sql":
+        return calibrate_sql(json.loads(cfg.calibration.read_text()), device, column)
+    return f"calibrate({device}, {column})"
 
 
 def _calibrated(cfg: SqlJobConfig, column: str) -> str:
     """`column` of a window row (one device) in calibrated degrees."""
     if cfg.scalar_udf and cfg.calibrate_on == "windows":
-        return f"calibrate(device_id, {column})"
+        return _calibrate_call(cfg, "device_id", column)
     return column
 
 
@@ -294,11 +347,35 @@ def _windows_sql(cfg: SqlJobConfig) -> str:
     # arithmetic, a batch at a time. (A pandas UDAF over the same OVER window was far slower: one Python call
     # per row; docs/measurements.md.)
     # A z-score does not change when every value moves by the same offset: computed on the reported means.
-    zscore = (
-        "zscore(temp_mean, AVG(temp_mean) OVER w, STDDEV_POP(temp_mean) OVER w)"
-        if cfg.pandas_udf
-        else "CAST(NULL AS DOUBLE)"
-    )
+    if not cfg.pandas_udf:
+        zscore = "CAST(NULL AS DOUBLE)"
+    elif cfg.udfs == "sql":
+        zscore = ZSCORE_SQL
+    else:
+        zscore = "zscore(temp_mean, AVG(temp_mean) OVER w, STDDEV_POP(temp_mean) OVER w)"
+    if cfg.hop_from not in HOP_FROM:
+        raise ValueError(f"hop_from must be one of {HOP_FROM}, got {cfg.hop_from!r}")
+    if cfg.hop_from == "minutes":
+        # Cascaded: each 5-minute hop sums the five 1-minute rows it covers (a minute row's time, its end - 1 ms,
+        # falls in exactly the hops that contain the minute). Counts, sums, minima and maxima add up exactly; the
+        # mean divides the exact decimal sum by the count the way AVG does (same division, same cast), so the
+        # rows are identical as long as no reading is late for its minute but on time for a later hop: a
+        # reading behind the watermark is dropped by the tumble, so by all five hops, where the hop over the
+        # readings still counted it in the hops not yet closed (the injected late events are 10-30 min late,
+        # past every hop: the same rows). Five minute rows per hop instead of ~30 readings.
+        hop = """
+            SELECT sensor_id, device_id, store_id, 'hop_5m_1m', window_start, window_end, SUM(events),
+                   CAST(CAST(SUM(temp_sum) / SUM(events) AS DECIMAL(38, 6)) AS DOUBLE), MIN(temp_min),
+                   MAX(temp_max), SUM(door_open_events), CAST(NULL AS DOUBLE)
+            FROM TABLE(HOP(TABLE minutes_for_hop, DESCRIPTOR(minute_time), INTERVAL '1' MINUTE,
+                           INTERVAL '5' MINUTE))
+            GROUP BY sensor_id, device_id, store_id, window_start, window_end"""
+    else:
+        hop = f"""
+            SELECT sensor_id, device_id, store_id, 'hop_5m_1m', window_start, window_end, COUNT(*),
+                   {EXACT_MEAN}, MIN(temp_c), MAX(temp_c), SUM(door_open), CAST(NULL AS DOUBLE)
+            FROM TABLE(HOP(TABLE enriched, DESCRIPTOR(event_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
+            GROUP BY sensor_id, device_id, store_id, window_start, window_end"""
     stats = ", ".join(_calibrated(cfg, c) for c in ("temp_mean", "temp_min", "temp_max"))
     return f"""
         SELECT sensor_id, store_id, window_kind, window_start, window_end, events, {stats}, door_open_events,
@@ -308,11 +385,7 @@ def _windows_sql(cfg: SqlJobConfig) -> str:
                    temp_mean, temp_min, temp_max, door_open_events, {zscore} AS temp_zscore
             FROM tumble_1m
             WINDOW w AS (PARTITION BY sensor_id ORDER BY window_time ROWS BETWEEN 30 PRECEDING AND CURRENT ROW)
-            UNION ALL
-            SELECT sensor_id, device_id, store_id, 'hop_5m_1m', window_start, window_end, COUNT(*),
-                   {EXACT_MEAN}, MIN(temp_c), MAX(temp_c), SUM(door_open), CAST(NULL AS DOUBLE)
-            FROM TABLE(HOP(TABLE enriched, DESCRIPTOR(event_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
-            GROUP BY sensor_id, device_id, store_id, window_start, window_end
+            UNION ALL{hop}
             UNION ALL
             -- A session window groups by its partition keys only; store and device come along as aggregates.
             SELECT sensor_id, MAX(device_id), MAX(store_id), 'door_session', window_start, window_end, COUNT(*),
@@ -520,10 +593,12 @@ def build(cfg: SqlJobConfig) -> StreamTableEnvironment:
     if cfg.object_reuse:  # an explicit --conf pipeline.object-reuse=... still wins
         options = replace(options, extra={"pipeline.object-reuse": "true", **options.extra})
     _, t_env = stream_env(options)
-    if cfg.scalar_udf:
+    if cfg.udfs not in UDFS:
+        raise ValueError(f"udfs must be one of {UDFS}, got {cfg.udfs!r}")
+    if cfg.scalar_udf and cfg.udfs == "python":
         offsets = json.loads(cfg.calibration.read_text())
         t_env.create_temporary_function("calibrate", make_calibrate(offsets))
-    if cfg.pandas_udf:
+    if cfg.pandas_udf and cfg.udfs == "python":
         t_env.create_temporary_function("zscore", zscore)
     _sources(t_env, cfg)
     _events(t_env, cfg, share=True)
@@ -603,6 +678,18 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
         help="door/flatline/silence rules over the 1-minute aggregates (default) or every reading (benchmark)",
     )
     parser.add_argument(
+        "--udfs",
+        choices=UDFS,
+        default="python",
+        help="calibration and z-score as Python UDFs (default) or as the same arithmetic in SQL (no Python worker)",
+    )
+    parser.add_argument(
+        "--hop-from",
+        choices=HOP_FROM,
+        default="minutes",
+        help="5-minute hop summed from the 1-minute tumble (default) or over every reading (benchmark)",
+    )
+    parser.add_argument(
         "--no-object-reuse", action="store_true", help="copy records between chained operators (benchmark)"
     )
     parser.add_argument("--parts", default="windows,anomalies,alarms,dead_letters,state,latency")
@@ -650,6 +737,8 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
         parse=args.parse,
         object_reuse=not args.no_object_reuse,
         patterns_on=args.patterns_on,
+        udfs=args.udfs,
+        hop_from=args.hop_from,
         options=FlinkOptions(
             parallelism=args.parallelism,
             checkpoint_dir=args.checkpoint_dir or args.out / "_checkpoints",
