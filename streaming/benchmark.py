@@ -53,6 +53,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "goal-sql-udfs + the store joined to the window rows, not to every reading (differs at a move)",
         [*GOAL_PARTS, "--udfs", "sql", "--join-on", "minutes"],
     ),
+    "goal-fast-checkpoint-30s": (
+        "goal-fast with a checkpoint every 30 s instead of 2 s (the replay's dedup state is snapshotted whole)",
+        [*GOAL_PARTS, "--udfs", "sql", "--join-on", "minutes", "--checkpoint-interval-ms", "30000"],
+    ),
     "goal-no-udf": ("windows + CEP + join + DLQ, no Python UDF", [*GOAL_PARTS, *NO_UDF]),
     "goal-before": (
         "goal path before part 5: sql parse, no object reuse, CEP on readings",

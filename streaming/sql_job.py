@@ -765,6 +765,12 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
     parser.add_argument("--live", action="store_true", help="monitor the events folder (unbounded)")
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--checkpoint-dir", type=Path, help="default: <out>/_checkpoints")
+    parser.add_argument(
+        "--checkpoint-interval-ms",
+        type=int,
+        default=FlinkOptions.checkpoint_interval_ms,
+        help="how often state is snapshotted and finished output files are committed (live: the output delay)",
+    )
     parser.add_argument("--no-scalar-udf", action="store_true", help="skip the calibration UDF (benchmark)")
     parser.add_argument(
         "--no-pandas-udf", action="store_true", help="skip the z-score pandas UDF (benchmark)"
@@ -859,6 +865,7 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
         options=FlinkOptions(
             parallelism=args.parallelism,
             checkpoint_dir=args.checkpoint_dir or args.out / "_checkpoints",
+            checkpoint_interval_ms=args.checkpoint_interval_ms,
             per_event_watermarks=args.watermark_interval_ms == 0,
             extra=extra,
         ),
