@@ -2,14 +2,18 @@
 
     raw lines ─┬─ bad → dead_letters (raw payload + reason)
                └─ good → dedup (event_id) → temporal join (sensor → store, as of event time)
-                     ├─ TUMBLE 1 min ─┬─ rolling z-score (OVER + pandas UDF, last 30 windows) ─┐
-                     │                └─ MATCH_RECOGNIZE: compressor failure (sustained rise)   │
-                     ├─ HOP 5 min / 1 min ──────────────────────────────────────────────────────┼─ calibrate
-                     ├─ SESSION (door open, 30 s gap) ───────────────────────────────────────────┘  (UDF) → windows
-                     ├─ MATCH_RECOGNIZE: door left open, flatline, silent gap → anomalies
-                     │     └─ (+ compressor) first alert of each incident (30 min gap, OVER + LAG) → alarms
+                     ├─ TUMBLE 1 min ─┬─ rolling z-score (OVER + pandas UDF, last 30 windows) ──┐
+                     │                ├─ HOP 5 min / 1 min, summed from the minutes ────────────┼─ calibrate
+                     │                └─ MATCH_RECOGNIZE: door left open, flatline, silent gap,  │  (UDF) → windows
+                     │                     compressor failure → anomalies                        │
+                     │                     └─ first alert of each incident (30 min gap) → alarms │
+                     ├─ SESSION (door open, 30 s gap) ──────────────────────────────────────────┘
                      ├─ latest state per sensor (upsert changelog, debezium-json) → calibrate → sensor_state
                      └─ 1 in 20 events → latency probe (file published → row computed)
+
+Flags keep the earlier or the cheaper forms side by side for `streaming.benchmark`: `--join-on minutes` moves the
+join after the TUMBLE and the SESSION (one join per window row), `--udfs sql` computes both UDFs as SQL
+expressions, `--hop-from events` and `--patterns-on events` read every reading again.
 
 Window TVFs and MATCH_RECOGNIZE drop rows behind the watermark *silently*; the DataStream job
 (`streaming.datastream_job`) is where late events are routed to a side output and counted (docs/streaming.md).
