@@ -6,7 +6,9 @@ Every variant runs twice, each time in a fresh process: on the first half of the
 A job's time (submit to finish) includes a fixed cost (JVM already up, but planning, Python workers, the final
 checkpoint) that a short replay would mistake for slowness, so the figure that counts is the marginal rate:
 (events of the whole day - events of the half) / (time of the whole day - time of the half). The machine's
-load average is printed with every row: on a busy machine figures are only comparable within one run.
+load average is printed with every row: on a busy machine figures are only comparable within one run. The CPU
+seconds of each job's processes (JVM and Python workers, `sql_job.tree_cpu_seconds`) are printed too: they
+depend far less on what else runs, and their half-to-whole difference is the CPU cost of an event.
 """
 
 from __future__ import annotations
@@ -30,13 +32,30 @@ NO_UDF = ["--no-scalar-udf", "--no-pandas-udf"]
 GOAL_PARTS = ["--parts", "windows,anomalies,dead_letters"]
 # The goal path as it was before issue 20 part 5: SPLIT_INDEX/TRY_CAST parse, no object reuse, patterns over
 # every reading. Each later step is the previous variant with one change.
-BEFORE = ["--parse", "sql", "--no-object-reuse", "--patterns-on", "events"]
+BEFORE = ["--parse", "sql", "--no-object-reuse", "--patterns-on", "events", "--hop-from", "events"]
 # name → (description, sql_job flags)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "full": ("full job: windows + CEP + join + DLQ + view + latency probe, both UDFs", []),
     "goal": (
-        "windows + CEP + join + DLQ (the goal's SQL path), both UDFs: fast parse, object reuse, CEP on minutes",
+        "windows + CEP + join + DLQ (the goal's SQL path), both UDFs: fast parse, object reuse, CEP on minutes, "
+        "hop from the minutes",
         GOAL_PARTS,
+    ),
+    "goal-hop-events": (
+        "goal path as after the first part-5 steps: the hop over every reading",
+        [*GOAL_PARTS, "--hop-from", "events"],
+    ),
+    "goal-sql-udfs": (
+        "goal path, calibration and z-score as SQL expressions (same outputs, no Python worker)",
+        [*GOAL_PARTS, "--udfs", "sql"],
+    ),
+    "goal-fast": (
+        "goal-sql-udfs + the store joined to the window rows, not to every reading (differs at a move)",
+        [*GOAL_PARTS, "--udfs", "sql", "--join-on", "minutes"],
+    ),
+    "goal-fast-checkpoint-30s": (
+        "goal-fast with a checkpoint every 30 s instead of 2 s (the replay's dedup state is snapshotted whole)",
+        [*GOAL_PARTS, "--udfs", "sql", "--join-on", "minutes", "--checkpoint-interval-ms", "30000"],
     ),
     "goal-no-udf": ("windows + CEP + join + DLQ, no Python UDF", [*GOAL_PARTS, *NO_UDF]),
     "goal-before": (
@@ -45,9 +64,12 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     ),
     "goal-object-reuse": (
         "goal-before + object reuse",
-        [*GOAL_PARTS, "--parse", "sql", "--patterns-on", "events"],
+        [*GOAL_PARTS, "--parse", "sql", "--patterns-on", "events", "--hop-from", "events"],
     ),
-    "goal-fast-parse": ("goal-before + object reuse + fast parse", [*GOAL_PARTS, "--patterns-on", "events"]),
+    "goal-fast-parse": (
+        "goal-before + object reuse + fast parse",
+        [*GOAL_PARTS, "--patterns-on", "events", "--hop-from", "events"],
+    ),
     "no-pandas-udf": ("full job without the pandas UDF", ["--no-pandas-udf"]),
     "no-scalar-udf": ("full job without the scalar UDF", ["--no-scalar-udf"]),
     "no-udf": ("full job without Python UDFs", NO_UDF),
@@ -79,7 +101,7 @@ RATIOS = [
 ]
 
 
-def _run_job(input_dir: Path, out: Path, parallelism: int, flags: list[str]) -> float:
+def _run_job(input_dir: Path, out: Path, parallelism: int, flags: list[str]) -> dict:
     proc = subprocess.run(
         [
             *(sys.executable, "-m", "streaming.sql_job", "--input", str(input_dir), "--out", str(out)),
@@ -93,7 +115,7 @@ def _run_job(input_dir: Path, out: Path, parallelism: int, flags: list[str]) -> 
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:])
     shutil.rmtree(out, ignore_errors=True)
-    return float(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,10 +147,12 @@ def main(argv: list[str] | None = None) -> int:
             description, flags = VARIANTS[name]
             print(f"[{i}/{len(names)}] {description} ...", file=sys.stderr, flush=True)
             started = time.monotonic()
-            seconds = {
+            jobs = {
                 label: _run_job(folder, work / f"out-{name}-{label}", args.parallelism, flags)
                 for label, (folder, _) in inputs.items()
             }
+            seconds = {label: float(job["seconds"]) for label, job in jobs.items()}
+            cpu = {label: job.get("cpu_seconds") for label, job in jobs.items()}
             marginal = (whole_lines - half_lines) / max(seconds["whole"] - seconds["half"], 1e-3)
             results.append(
                 {
@@ -139,6 +163,15 @@ def main(argv: list[str] | None = None) -> int:
                     "job_seconds_half": seconds["half"],
                     "events_per_s_whole_job": round(whole_lines / seconds["whole"]),
                     "events_per_s_marginal": round(marginal),
+                    # CPU of the job's processes (JVM, Python workers): what the job costs, whatever else runs.
+                    "cpu_seconds": cpu["whole"],
+                    "cpu_seconds_half": cpu["half"],
+                    "cpu_us_per_event_marginal": (
+                        round((cpu["whole"] - cpu["half"]) / (whole_lines - half_lines) * 1e6, 1)
+                        if None not in cpu.values()
+                        else None
+                    ),
+                    "submit_seconds": jobs["whole"].get("submit_seconds"),
                     "load_average_1m": round(os.getloadavg()[0], 2),
                     "wall_seconds_both_runs": round(time.monotonic() - started, 1),
                 }
@@ -165,12 +198,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _markdown(results: list[dict], ratios: dict[str, float]) -> str:
     lines = [
-        "| variant | job s (half / whole day) | events/s whole job | events/s marginal | load avg |",
-        "|---|---:|---:|---:|---:|",
+        "| variant | job s (half / whole day) | events/s whole job | events/s marginal | CPU s (half / whole) "
+        "| CPU µs/event marginal | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
         f"| {r['description']} | {r['job_seconds_half']:.1f} / {r['job_seconds']:.1f} | "
-        f"{r['events_per_s_whole_job']:,} | {r['events_per_s_marginal']:,} | {r['load_average_1m']} |"
+        f"{r['events_per_s_whole_job']:,} | {r['events_per_s_marginal']:,} | "
+        f"{r['cpu_seconds_half']} / {r['cpu_seconds']} | {r['cpu_us_per_event_marginal']} | {r['load_average_1m']} |"
         for r in results
     ]
     lines += ["", "| UDF | throughput with / without |", "|---|---:|"]
