@@ -88,8 +88,9 @@ def test_report_tables_isolate_broadcast_pruning_and_cache() -> None:
     assert "| the fixes before pruning | 9 | 9.0 | 90.0 |" in text
     assert "| + pruning on top of them | 8 | 8.0 | 80.0 |" in text
     caching = text.split("## Caching")[1]
-    assert "| none (recomputed per output) | 40.0 |" in caching
-    assert "| MEMORY_AND_DISK | 20.0 |" in caching and "| DISK_ONLY | 21.0 |" in caching
+    assert "| the fixes before cache: none | - | 40.0 |" in caching
+    assert "| + cache on top of them | MEMORY_AND_DISK | 30.0 |" in caching
+    assert "| tuned | MEMORY_AND_DISK | 20.0 |" in caching and "| tuned | DISK_ONLY | 21.0 |" in caching
 
 
 def test_a_stopped_lab_marks_what_it_did_not_run_and_the_run_it_cut() -> None:
