@@ -113,5 +113,6 @@ def test_a_size_the_machine_cannot_hold_is_refused_before_starting() -> None:
     ):
         refuse_if_too_big("10GB", variants("ends"), total_bytes=24 * 2**30)
     refuse_if_too_big("1GB", variants("ends"), total_bytes=24 * 2**30)
+    refuse_if_too_big("10GB", variants("tuned,duckdb"), total_bytes=24 * 2**30)
     # Without the collect anti-pattern only the driver heap is needed.
     assert memory_needed(10 * 10**9, [Planned("ends", FIX_NAMES, "MEMORY_AND_DISK")])[0] < 16 * 2**30

@@ -12,7 +12,7 @@ from python_jobs.tuning.fixes import FIX_NAMES
 
 
 class Planned(NamedTuple):
-    kind: str  # cumulative, alone, levels, ends (Spark); reference (DuckDB); dask (dask_job's own lab)
+    kind: str  # cumulative, alone, levels, ends, tuned (Spark); reference (DuckDB); dask (dask_job's own lab)
     fixes: tuple[str, ...]
     level: str  # the cache fix's storage level ("-" for the DuckDB reference)
 
