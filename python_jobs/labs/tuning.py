@@ -208,7 +208,9 @@ def main(
     size: Annotated[str, typer.Option(help="Orders + lines CSV size: 100MB .. 10GB.")] = "100MB",
     plan: Annotated[
         str,
-        typer.Option(help="Which runs: all, or a comma list of ends, tuned, cumulative, alone, levels, duckdb, dask."),
+        typer.Option(
+            help="Which runs: all, or a comma list of ends, tuned, cumulative, alone, levels, duckdb, dask."
+        ),
     ] = "all",
     slow_partitions: Annotated[
         int, typer.Option(help="Shuffle partitions of the slow job (Spark's default).")
