@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from python_jobs.compute.dask.cluster import dask_client
-from python_jobs.tuning import dask_job
+from python_jobs.tuning import dask_job, dask_lab
 from python_jobs.tuning.dask_job import DaskRun, draw_graph, run_variant
 from python_jobs.tuning.dask_lab import markdown
 from python_jobs.tuning.dask_scaling import local_settings, run_memory, run_scaling
@@ -94,5 +94,5 @@ def test_limited_worker_memory_spills_and_keeps_the_report(tmp_path: Path, runs:
 
 
 def test_cli_help() -> None:
-    result = CliRunner().invoke(dask_job.app, ["--help"])
+    result = CliRunner().invoke(dask_lab.app, ["--help"])
     assert result.exit_code == 0 and "--dataset" in result.output and "--naive-partitions" in result.output

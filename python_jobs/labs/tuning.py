@@ -160,6 +160,20 @@ def run_variant(
             "--out",
             str(out),
         ]
+    elif planned.kind == "dask":
+        command = [
+            sys.executable,
+            "-m",
+            "python_jobs.tuning.dask_lab",
+            "--dataset",
+            str(folder),
+            "--out",
+            str(out),
+        ]
+        # Every Dask run is checked against the Spark job's report when the lab has one at this size.
+        slow = next(out.parent.glob("*-slow-*/result.json"), None)
+        if slow is not None:
+            command += ["--spark-result", str(slow)]
     else:
         command = [sys.executable, "-m", "python_jobs.tuning", "run", "--dataset", str(folder), "--out", str(out),
                    "--storage-level", planned.level, "--slow-partitions", str(slow_partitions)]  # fmt: skip

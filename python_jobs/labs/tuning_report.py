@@ -12,7 +12,7 @@ from python_jobs.tuning.fixes import FIX_NAMES
 
 
 class Planned(NamedTuple):
-    kind: str  # cumulative, alone, levels, ends, tuned (Spark); reference (DuckDB); dask (dask_job's own lab)
+    kind: str  # cumulative, alone, levels, ends, tuned (Spark); reference (DuckDB); dask (dask_lab)
     fixes: tuple[str, ...]
     level: str  # the cache fix's storage level ("-" for the DuckDB reference)
 
@@ -234,7 +234,7 @@ def markdown(meta: dict, rows: list[dict], planned: list[Planned], extra: str = 
     if dask:
         lines += [
             "",
-            "## Dask: the same report (python_jobs/tuning/dask_job.py)",
+            "## Dask: the same report (python_jobs/tuning/dask_lab.py)",
             "",
             dask["dask_md"].rstrip(),
         ]

@@ -30,18 +30,14 @@ in. The tasks the workers ran (the scheduler's task stream) are counted alongsid
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
 import dask
 import dask.dataframe as dd
 import pandas as pd
-import typer
-from rich.console import Console
 
 from python_jobs.tuning.inputs import Inputs
 from python_jobs.tuning.report_job import canonical, checksum
@@ -344,57 +340,3 @@ def draw_graph(
         record["kind"] = "expressions"
     record["path"] = str(path)
     return record
-
-
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
-
-
-@app.command()
-def lab(
-    dataset: Annotated[Path, typer.Option(help="Prepared dataset folder (tuning/inputs.json inside).")],
-    out: Annotated[
-        Path, typer.Option(help="Folder for the pictures, performance reports and dask-lab.json.")
-    ],
-    naive_partitions: Annotated[
-        int, typer.Option(help="Partitions the naive job spreads every frame over.", min=1)
-    ] = NAIVE_PARTITIONS,
-    workers: Annotated[int, typer.Option(help="LocalCluster workers (one thread each).", min=1)] = 2,
-    spark_result: Annotated[
-        Path | None,
-        typer.Option(
-            help="A Spark run's result.json (python -m python_jobs.tuning run): compare with its checksums."
-        ),
-    ] = None,
-) -> None:
-    """Naive vs simplified graph, fixed vs adaptive workers, limited vs unlimited memory: tables on stdout."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from python_jobs.tuning.dask_lab import markdown, run_dask_lab
-
-    console = Console(stderr=True)
-    spark = json.loads(spark_result.read_text())["checksums"] if spark_result else None
-    try:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            result = run_dask_lab(
-                dataset.resolve(),
-                out.resolve(),
-                progress,
-                naive_partitions=naive_partitions,
-                workers=workers,
-                spark_checksums=spark,
-            )
-    except FileNotFoundError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
-    (out / "dask-lab.md").write_text(markdown(result))
-    typer.echo(markdown(result))
-
-
-if __name__ == "__main__":
-    app(prog_name="python -m python_jobs.tuning.dask_job")
