@@ -9,7 +9,7 @@ import signal
 import pytest
 import typer
 
-from python_jobs.labs.tuning import _row, memory_needed, refuse_if_too_big, status_of, variants
+from python_jobs.labs.tuning import _row, memory_needed, refuse_if_too_big, status_of, variants, write_report
 from python_jobs.labs.tuning_report import Planned, markdown, shares
 from python_jobs.tuning.fixes import FIX_NAMES, cumulative
 
@@ -116,3 +116,16 @@ def test_a_size_the_machine_cannot_hold_is_refused_before_starting() -> None:
     refuse_if_too_big("10GB", variants("tuned,duckdb"), total_bytes=24 * 2**30)
     # Without the collect anti-pattern only the driver heap is needed.
     assert memory_needed(10 * 10**9, [Planned("ends", FIX_NAMES, "MEMORY_AND_DISK")])[0] < 16 * 2**30
+
+
+def test_the_report_is_written_whole_and_the_chart_only_with_cumulative_steps(tmp_path) -> None:
+    stem = tmp_path / "tuning" / "lab-5MB-ends"
+    planned = variants("ends")
+    rows = [_run("ends", (), 10.0), _run("ends", FIX_NAMES, 5.0)]
+    write_report(stem, dict(META), rows, planned)
+    assert "| reference | duckdb | - | not run |" in stem.with_suffix(".md").read_text()
+    assert not stem.with_suffix(".png").exists() and not list(stem.parent.glob(".tmp-*"))
+    write_report(
+        stem, dict(META), [_run("cumulative", (), 10.0), _run("cumulative", ("parquet",), 8.0)], planned
+    )
+    assert stem.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"

@@ -206,7 +206,10 @@ def write_report(stem: Path, meta: dict, rows: list[dict], planned: list[Planned
     record = {"meta": meta, "summary": shares(rows), "rows": rows}
     write_atomic(stem.with_name(stem.name + ".json"), lambda p: p.write_text(json.dumps(record, indent=2)))
     write_atomic(stem.with_name(stem.name + ".md"), lambda p: p.write_text(markdown(meta, rows, planned)))
-    write_atomic(stem.with_name(stem.name + ".png"), lambda p: chart(rows, p, meta))
+    if any(
+        r["kind"] == "cumulative" and r["ok"] for r in rows
+    ):  # the chart is the cumulative steps' waterfall
+        write_atomic(stem.with_name(stem.name + ".png"), lambda p: chart(rows, p, meta))
 
 
 def _kill_children() -> None:
