@@ -34,7 +34,7 @@ from python_jobs.batch.atomic import write_atomic
 from python_jobs.benchmarks.measure import Measurement, measure
 from python_jobs.config import REPO_ROOT, TELEMETRY_OFF, load_settings
 from python_jobs.labs.batch import parse_size, spark_env
-from python_jobs.labs.tuning_report import Planned, chart, markdown, shares
+from python_jobs.labs.tuning_report import NOT_SPARK, Planned, chart, markdown, shares
 from python_jobs.tuning.fixes import FIX_NAMES, STORAGE_LEVELS, cumulative
 
 app = typer.Typer(help=__doc__, add_completion=False)
@@ -113,7 +113,7 @@ def memory_needed(size_bytes: int, planned: list[Planned]) -> tuple[int, str]:
     whole engine) gets its heap; a run without the `no-collect` fix also holds every enriched line of the window
     twice in Python (the Arrow batches toPandas() receives, then the DataFrame made from them)."""
     heap = _gib(spark_env(size_bytes)["GROCERY_SPARK_DRIVER_MEMORY"])
-    collects = [p for p in planned if p.kind not in ("reference", "dask") and "no-collect" not in p.fixes]
+    collects = [p for p in planned if p.kind not in NOT_SPARK and "no-collect" not in p.fixes]
     if not collects:
         return heap + PYTHON_BASE_BYTES, f"the {heap / 2**30:.0f} GiB driver heap"
     lines = int(TO_DRIVER_PER_INPUT_BYTE * size_bytes)
@@ -206,9 +206,8 @@ def write_report(stem: Path, meta: dict, rows: list[dict], planned: list[Planned
     record = {"meta": meta, "summary": shares(rows), "rows": rows}
     write_atomic(stem.with_name(stem.name + ".json"), lambda p: p.write_text(json.dumps(record, indent=2)))
     write_atomic(stem.with_name(stem.name + ".md"), lambda p: p.write_text(markdown(meta, rows, planned)))
-    if any(
-        r["kind"] == "cumulative" and r["ok"] for r in rows
-    ):  # the chart is the cumulative steps' waterfall
+    # The chart is the cumulative steps' waterfall: a plan without them has no PNG.
+    if any(r["kind"] == "cumulative" and r["ok"] for r in rows):
         write_atomic(stem.with_name(stem.name + ".png"), lambda p: chart(rows, p, meta))
 
 

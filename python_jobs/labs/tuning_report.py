@@ -244,7 +244,8 @@ def markdown(meta: dict, rows: list[dict], planned: list[Planned], extra: str = 
 
 
 def chart(rows: list[dict], path: Path, meta: dict) -> None:
-    """Left: the waterfall from slow to tuned, one bar per fix added (seconds it saved); right: each fix alone."""
+    """Left: the waterfall from slow to tuned, one bar per fix added (seconds it saved); right: each fix alone.
+    Called only when there are cumulative steps (labs.tuning.write_report decides)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -252,8 +253,6 @@ def chart(rows: list[dict], path: Path, meta: dict) -> None:
 
     steps = _ok(rows, "cumulative")
     alone = _ok(rows, "alone")
-    if not steps:
-        return
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     labels = [steps[0]["label"]] + [f"+{r['fixes'][-1]}" for r in steps[1:]]
     bottoms = [0.0] + [min(a["wall_s"], b["wall_s"]) for a, b in itertools.pairwise(steps)]
