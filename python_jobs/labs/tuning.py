@@ -28,10 +28,10 @@ from typing import Annotated
 import psutil
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from python_jobs.batch.atomic import write_atomic
 from python_jobs.benchmarks.measure import Measurement, measure
+from python_jobs.cli_support import progress_bar
 from python_jobs.config import REPO_ROOT, TELEMETRY_OFF, load_settings
 from python_jobs.labs.batch import parse_size, spark_env
 from python_jobs.labs.tuning_report import NOT_SPARK, Planned, chart, markdown, shares
@@ -255,13 +255,12 @@ def main(
         "slow_partitions": slow_partitions,
     }
     rows: list[dict] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # SIGTERM (a CI timeout, `kill`) stops the lab the way Ctrl-C does: the report says which run was cut.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     current: Planned | None = None
     started = 0.0
     try:
-        with Progress(*columns, console=console) as progress:
+        with progress_bar(console) as progress:
             overall = progress.add_task("tuning lab", total=len(planned))
             for current in planned:
                 progress.update(overall, description=f"{current.kind}: {current.label} ({current.level})")

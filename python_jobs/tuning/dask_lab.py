@@ -188,18 +188,12 @@ def lab(
     ] = None,
 ) -> None:
     """Naive vs simplified graph, fixed vs adaptive workers, limited vs unlimited memory: tables on stdout."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from python_jobs.cli_support import progress_bar
 
     console = Console(stderr=True)
     spark = json.loads(spark_result.read_text())["checksums"] if spark_result else None
     try:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
+        with progress_bar(console) as progress:
             result = run_dask_lab(
                 dataset.resolve(),
                 out.resolve(),
@@ -211,8 +205,9 @@ def lab(
     except FileNotFoundError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
-    (out / "dask-lab.md").write_text(markdown(result))
-    typer.echo(markdown(result))
+    text = markdown(result)
+    (out / "dask-lab.md").write_text(text)
+    typer.echo(text)
 
 
 if __name__ == "__main__":
