@@ -10,7 +10,7 @@ import pytest
 import typer
 
 from python_jobs.labs.tuning import _row, memory_needed, refuse_if_too_big, status_of, variants, write_report
-from python_jobs.labs.tuning_report import Planned, markdown, shares
+from python_jobs.labs.tuning_report import Planned, markdown, shares, time_table
 from python_jobs.tuning.fixes import FIX_NAMES, cumulative
 
 META = {"size": "100MB", "fact_rows": 1000, "window": "a..b", "command": "make lab-tuning", "when": "now",
@@ -129,3 +129,21 @@ def test_the_report_is_written_whole_and_the_chart_only_with_cumulative_steps(tm
         stem, dict(META), [_run("cumulative", (), 10.0), _run("cumulative", ("parquet",), 8.0)], planned
     )
     assert stem.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_tuned_runs_time_is_split_between_start_outputs_and_driver() -> None:
+    tuned = _run("ends", FIX_NAMES, 40.0)
+    tuned["job_seconds"] = 30.0
+    stage = {"tasks": 2, "shuffle_write_bytes": 2**20, "shuffle_read_bytes": 0, "spilled_bytes": 0}
+    tuned["stages"] = [
+        stage | {"stage_id": 0, "description": "weekly_sales", "seconds": 12.0},
+        stage | {"stage_id": 1, "description": "weekly_sales", "seconds": 4.0},
+        stage | {"stage_id": 2, "description": "store_weekly", "seconds": 9.0},
+    ]
+    lines = time_table([tuned, _run("reference", (), 5.0)])
+    assert "| process start and stop (Python, JVM, SparkSession) | | | 10.0 | | |" in lines
+    assert "| weekly_sales | 2 | 4 | 16.0 | 2.0 | 12.0 |" in lines
+    assert "| store_weekly | 1 | 2 | 9.0 | 1.0 | 9.0 |" in lines
+    assert "| driver outside stages (planning, collect, pandas) | | | 5.0 | | |" in lines
+    assert "| DuckDB, the whole run (same report) | | | 5.0 | | |" in lines
+    assert time_table([_run("ends", (), 40.0)]) == []  # no tuned run, no table

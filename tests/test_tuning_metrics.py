@@ -73,6 +73,11 @@ def test_event_log_parser_on_real_logs(runs: tuple[Path, dict[str, dict]]) -> No
     # The store join with 12 keys in 32 partitions: most tasks get nothing, a few get everything.
     assert max(s.skew for s in reading) >= 3
     assert slow.summary()["tasks"] == slow.tasks == sum(s.tasks for s in slow.stages)
+    # Every stage is named by the output whose action ran it (run_report's job descriptions), in result.json too.
+    assert {s.description for s in tuned.stages} == {"weekly_sales", "store_weekly", "segment_mix"}
+    written = results["tuned"]["stages"]
+    assert [r["stage_id"] for r in written] == [s.stage_id for s in tuned.stages]
+    assert sum(r["seconds"] for r in written) <= results["tuned"]["job_seconds"] + 1.0
     assert slow.scan["number of files read"] > tuned.scan["number of files read"] > 0
     # One local executor ("driver"), never removed: dynamic allocation is shown on the standalone cluster.
     assert [e for _, e in slow.executors_added] == ["driver"] and not slow.executors_removed

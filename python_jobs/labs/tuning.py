@@ -319,7 +319,7 @@ def _row(p: Planned, returncode: int, wall: float, cpu: float, rss_mib: float, r
         "peak_rss_mib": round(rss_mib, 1),
         **{
             k: result.get(k)
-            for k in ("job_seconds", "checksums", "driver_rows", "metrics", "joins", "dask_md")
+            for k in ("job_seconds", "checksums", "driver_rows", "metrics", "stages", "joins", "dask_md")
         },
     }
 

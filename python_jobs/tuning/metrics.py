@@ -38,6 +38,7 @@ class StageMetrics:
     disk_spilled_bytes: int = 0
     result_bytes: int = 0  # what the tasks sent to the driver
     task_seconds: list[float] = field(default_factory=list)
+    description: str = ""  # the job's description (SparkContext.setJobDescription): which output it served
 
     @property
     def max_task_seconds(self) -> float:
@@ -71,6 +72,24 @@ class AppMetrics:
     @property
     def tasks(self) -> int:
         return self.total("tasks")
+
+    def stage_rows(self) -> list[dict[str, object]]:
+        """Each stage's time and bytes, in the order Spark ran them: where a run's time went."""
+        return [
+            {
+                "stage_id": s.stage_id,
+                "job_id": s.job_id,
+                "name": s.name,
+                "description": s.description,
+                "seconds": round(s.seconds, 3),
+                "tasks": s.tasks,
+                "shuffle_read_bytes": s.shuffle_read_bytes,
+                "shuffle_write_bytes": s.shuffle_write_bytes,
+                "spilled_bytes": s.memory_spilled_bytes + s.disk_spilled_bytes,
+                "skew": round(s.skew, 1),
+            }
+            for s in self.stages
+        ]
 
     def summary(self) -> dict[str, object]:
         """One row for a report: the run's totals and its most skewed stage."""
@@ -133,6 +152,7 @@ def read_app(event_log_dir: Path, app_id: str) -> AppMetrics:
     tasks: dict[tuple[int, int], list[dict]] = defaultdict(list)
     stage_info: dict[tuple[int, int], dict] = {}
     stage_job: dict[int, int] = {}
+    job_description: dict[int, str] = {}
     scan_names: dict[int, str] = {}
     scan_values: dict[int, int] = {}
     added: list[tuple[float, str]] = []
@@ -150,6 +170,9 @@ def read_app(event_log_dir: Path, app_id: str) -> AppMetrics:
             jobs += 1
             for stage_id in event.get("Stage IDs", []):
                 stage_job[stage_id] = event["Job ID"]
+            description = (event.get("Properties") or {}).get("spark.job.description")
+            if description:
+                job_description[event["Job ID"]] = description
         elif kind == "SparkListenerTaskEnd":
             tasks[(event["Stage ID"], event["Stage Attempt ID"])].append(event)
         elif kind == "SparkListenerStageCompleted":
@@ -168,6 +191,8 @@ def read_app(event_log_dir: Path, app_id: str) -> AppMetrics:
             last = event["Task Info"].get("Finish Time") or event["Task Info"].get("Launch Time") or last
     start = start or 0
     stages = [_stage(key, stage_info.get(key), tasks.get(key, []), stage_job) for key in sorted(stage_info)]
+    for stage in stages:
+        stage.description = job_description.get(stage.job_id, "") if stage.job_id is not None else ""
     scan = Counter()
     for accumulator, metric in scan_names.items():
         scan[metric] += int(scan_values.get(accumulator, 0))

@@ -239,8 +239,11 @@ def run_report(spark: SparkSession, inputs: Inputs, variant: JobVariant) -> RunR
     plans: dict[str, str] = {}
     with prepared(spark, inputs, variant) as frames:
         for name, frame in frames.items():
+            # Names the output's jobs in the UI and the event log, so its stages can be told apart.
+            spark.sparkContext.setJobDescription(name)
             collected[name] = frame.toPandas()
             plans[name] = physical_plan(frame)
+        spark.sparkContext.setJobDescription(None)
     driver_rows = {name: len(frame) for name, frame in collected.items()}
     collected["segment_mix"] = segment_mix(collected["segment_mix"], variant)
     seconds = time.perf_counter() - started

@@ -74,5 +74,6 @@ def run_variant(dataset: Path, seeds_dir: Path, out: Path, variant: JobVariant, 
     finally:
         session.stop()
         shutil.rmtree(local, ignore_errors=True)
-    metrics = read_app(spark.event_log_dir, result.app_id).summary() if spark.event_log_dir else {}
-    return write_result(out, result, variant, {"metrics": metrics})
+    app = read_app(spark.event_log_dir, result.app_id) if spark.event_log_dir else None
+    extra = {"metrics": app.summary(), "stages": app.stage_rows()} if app else {"metrics": {}}
+    return write_result(out, result, variant, extra)
