@@ -114,6 +114,7 @@ def test_a_size_the_machine_cannot_hold_is_refused_before_starting() -> None:
         refuse_if_too_big("10GB", variants("ends"), total_bytes=24 * 2**30)
     refuse_if_too_big("1GB", variants("ends"), total_bytes=24 * 2**30)
     refuse_if_too_big("10GB", variants("tuned,duckdb"), total_bytes=24 * 2**30)
+    refuse_if_too_big("10GB", variants("bound,tuned,duckdb"), total_bytes=24 * 2**30)
     # Without the collect anti-pattern only the driver heap is needed.
     assert memory_needed(10 * 10**9, [Planned("ends", FIX_NAMES, "MEMORY_AND_DISK")])[0] < 16 * 2**30
 
@@ -147,3 +148,17 @@ def test_the_tuned_runs_time_is_split_between_start_outputs_and_driver() -> None
     assert "| driver outside stages (planning, collect, pandas) | | | 5.0 | | |" in lines
     assert "| DuckDB, the whole run (same report) | | | 5.0 | | |" in lines
     assert time_table([_run("ends", (), 40.0)]) == []  # no tuned run, no table
+
+
+def test_where_the_slow_job_cannot_run_the_slow_job_without_its_collect_bounds_the_speed_up() -> None:
+    assert [(p.kind, p.label) for p in variants("bound,tuned")] == [
+        ("bound", "no-collect"),
+        ("tuned", "tuned"),
+    ]
+    rows = [_run("bound", ("no-collect",), 90.0), _run("tuned", FIX_NAMES, 30.0)]
+    summary = shares(rows)
+    assert summary["x_tuned_at_least"] == 3.0 and "x_tuned" not in summary
+    assert all(r["equal"] for r in rows)  # compared with the tuned run's checksums when there is no slow run
+    assert "Tuned at least 3.0x faster than slow" in markdown(META, rows, variants("bound,tuned"))
+    with_slow = [_run("ends", (), 120.0), *rows]
+    assert "x_tuned_at_least" not in shares(with_slow) and shares(with_slow)["x_tuned"] == 4.0

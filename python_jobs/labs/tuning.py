@@ -88,6 +88,8 @@ def variants(plan: str) -> list[Planned]:
             runs += [Planned("reference", (), "-")]
         elif kind == "tuned":  # the tuned job alone: at a size the slow job's collect cannot hold
             runs += [Planned("tuned", FIX_NAMES, DEFAULT_LEVEL)]
+        elif kind == "bound":  # the slow job without its collect: a lower bound on the slow job's time
+            runs += [Planned("bound", ("no-collect",), DEFAULT_LEVEL)]
         elif kind == "cumulative":
             runs += [Planned("cumulative", fixes, DEFAULT_LEVEL) for fixes in cumulative()]
         elif kind == "alone":
@@ -102,7 +104,7 @@ def variants(plan: str) -> list[Planned]:
             runs += [Planned("dask", (), "-")]
         else:
             raise typer.BadParameter(
-                f"unknown plan part {kind!r}; use all or a comma list of ends, tuned, cumulative, alone, levels, duckdb, dask",
+                f"unknown plan part {kind!r}; use all or a comma list of ends, tuned, bound, cumulative, alone, levels, duckdb, dask",
                 param_hint="--plan",
             )
     return runs
@@ -225,7 +227,7 @@ def main(
     plan: Annotated[
         str,
         typer.Option(
-            help="Which runs: all, or a comma list of ends, tuned, cumulative, alone, levels, duckdb, dask."
+            help="Which runs: all, or a comma list of ends, tuned, bound (slow without its collect), cumulative, alone, levels, duckdb, dask."
         ),
     ] = "all",
     slow_partitions: Annotated[
