@@ -57,6 +57,10 @@ def _tuned(rows: list[dict]) -> dict | None:
     )
 
 
+def _duck(rows: list[dict]) -> dict | None:
+    return next(iter(_ok(rows, "reference")), None)
+
+
 def shares(rows: list[dict]) -> dict:
     """Per cumulative step: seconds saved against the step before and its share of the whole gain (these add up
     to the whole by construction); per fix alone: its speed-up over the slow job and its saving as a share of the
@@ -94,7 +98,7 @@ def shares(rows: list[dict]) -> dict:
     if bound and tuned and not slow:
         summary["x_tuned_at_least"] = round(bound["wall_s"] / tuned["wall_s"], 2)
         summary["x_tuned_cpu_at_least"] = round(bound["cpu_s"] / tuned["cpu_s"], 2)
-    duck = next((r for r in rows if r["kind"] == "reference" and r["ok"]), None)
+    duck = _duck(rows)
     if duck and tuned:
         summary["tuned_over_duckdb"] = round(tuned["wall_s"] / duck["wall_s"], 2)
         summary["tuned_over_duckdb_cpu"] = round(tuned["cpu_s"] / duck["cpu_s"], 2)
@@ -226,7 +230,7 @@ def time_table(rows: list[dict]) -> list[str]:
     lines.append(
         f"| driver outside stages (planning, collect, pandas) | | | {max(0.0, tuned['job_seconds'] - in_stages):.1f} | | |"
     )
-    duck = next((r for r in rows if r["kind"] == "reference" and r["ok"]), None)
+    duck = _duck(rows)
     if duck:
         lines.append(f"| DuckDB, the whole run (same report) | | | {duck['wall_s']:.1f} | | |")
     return lines
@@ -311,7 +315,7 @@ def chart(rows: list[dict], path: Path, meta: dict) -> None:
     left.bar(labels, heights, bottom=bottoms, color=colours)
     if len(steps) == len(FIX_NAMES) + 1:
         left.bar(["tuned"], [steps[-1]["wall_s"]], color="#264653")
-    duck = next((r for r in rows if r["kind"] == "reference" and r["ok"]), None)
+    duck = _duck(rows)
     if duck:
         left.bar(["duckdb"], [duck["wall_s"]], color="#e9c46a")
     left.set_ylabel("wall seconds")

@@ -190,9 +190,10 @@ def read_app(event_log_dir: Path, app_id: str) -> AppMetrics:
         if kind.startswith("SparkListenerTask") and "Task Info" in event:
             last = event["Task Info"].get("Finish Time") or event["Task Info"].get("Launch Time") or last
     start = start or 0
-    stages = [_stage(key, stage_info.get(key), tasks.get(key, []), stage_job) for key in sorted(stage_info)]
-    for stage in stages:
-        stage.description = job_description.get(stage.job_id, "") if stage.job_id is not None else ""
+    stages = [
+        _stage(key, stage_info.get(key), tasks.get(key, []), stage_job, job_description)
+        for key in sorted(stage_info)
+    ]
     scan = Counter()
     for accumulator, metric in scan_names.items():
         scan[metric] += int(scan_values.get(accumulator, 0))
@@ -210,17 +211,23 @@ def read_app(event_log_dir: Path, app_id: str) -> AppMetrics:
 
 
 def _stage(
-    key: tuple[int, int], info: dict | None, task_ends: list[dict], stage_job: dict[int, int]
+    key: tuple[int, int],
+    info: dict | None,
+    task_ends: list[dict],
+    stage_job: dict[int, int],
+    job_description: dict[int, str],
 ) -> StageMetrics:
     info = info or {}
     submitted, completed = info.get("Submission Time"), info.get("Completion Time")
+    job_id = stage_job.get(key[0])
     stage = StageMetrics(
         stage_id=key[0],
         attempt=key[1],
         name=info.get("Stage Name", ""),
-        job_id=stage_job.get(key[0]),
+        job_id=job_id,
         seconds=(completed - submitted) / 1000 if submitted and completed else 0.0,
         tasks=len(task_ends),
+        description=job_description.get(job_id, "") if job_id is not None else "",
     )
     for event in task_ends:
         metrics = event.get("Task Metrics") or {}
