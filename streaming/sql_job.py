@@ -656,12 +656,14 @@ def _anomalies_sql(live: bool, alert_time: bool = False, patterns_on: str = "min
         )
     else:
         # The rows are consecutive, so "the previous R (or B)" is the previous row and B is 9 rows before E:
-        # both come precomputed (`minutes_rising`), and no condition reads the partial match.
+        # both come precomputed (`minutes_rising`), and no condition reads the partial match. The columns carry
+        # no variable prefix: `R.temp_mean`, even for the row being tested, made the NFA extract R's rows so far
+        # (profiled); unprefixed, a DEFINE reads the current row only.
         compressor_from, compressor_define = (
             "minutes_rising",
-            """R AS R.door_open_events = 0 AND R.temp_mean > R.prev_mean - 0.1,
-                   E AS E.door_open_events = 0 AND E.temp_mean > E.prev_mean - 0.1
-                        AND E.temp_mean > E.mean_9_back + 2.5""",
+            """R AS door_open_events = 0 AND temp_mean > prev_mean - 0.1,
+                   E AS door_open_events = 0 AND temp_mean > prev_mean - 0.1
+                        AND temp_mean > mean_9_back + 2.5""",
         )
     return f"""{rules}
         UNION ALL
