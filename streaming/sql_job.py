@@ -417,12 +417,13 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
         """)
     if share:
         _share(t_env, "tumble_1m_unshared", "tumble_1m", "window_time")
-    # The compressor rule's comparisons with earlier minutes, as columns. In the pattern's DEFINE they were
+    # The rules' comparisons with earlier minutes, as columns. In the compressor pattern's DEFINE they were
     # `LAST(R.temp_mean, 1)` and `B.temp_mean`, which make the NFA extract every partial match's rows for every
     # minute row it tests; profiled (JFR), that one pattern took a quarter of the job's processing CPU.
     t_env.execute_sql("""
-        CREATE TEMPORARY VIEW minutes_rising AS
-        SELECT *, LAG(temp_mean, 1) OVER s AS prev_mean, LAG(temp_mean, 9) OVER s AS mean_9_back
+        CREATE TEMPORARY VIEW minutes_lagged AS
+        SELECT *, LAG(temp_mean, 1) OVER s AS prev_mean, LAG(temp_mean, 9) OVER s AS mean_9_back,
+               LAG(last_event_time, 1) OVER s AS prev_last_event_time
         FROM tumble_1m
         WINDOW s AS (PARTITION BY sensor_id ORDER BY window_time)
     """)
@@ -560,6 +561,7 @@ def _anomalies_sql(live: bool, alert_time: bool = False, patterns_on: str = "min
         raise ValueError(f"patterns_on must be one of {PATTERNS_ON}, got {patterns_on!r}")
     rt = ", alert_time" if alert_time else ""
     rt_measure = ", MATCH_ROWTIME() AS alert_time" if alert_time else ""
+    rt_column = ", window_time AS alert_time" if alert_time else ""
     emitted = "CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3))" if live else "CAST(NULL AS TIMESTAMP(3))"
     published = "published_at" if live else "CAST(NULL AS TIMESTAMP(3))"
     # MEASURES keep the row-time attribute on some branches; UNION ALL needs plain timestamps: cast all.
@@ -615,10 +617,11 @@ def _anomalies_sql(live: bool, alert_time: bool = False, patterns_on: str = "min
             -- Door opened in a minute, open in every reading of every minute after it until one ending 10 min
             -- or more after the opening minute, and that minute's mean 1 °C above the opening minute's.
             PATTERN (S O*? E) WITHIN INTERVAL '30' MINUTE
-            DEFINE S AS S.door_open_events > 0,
-                   O AS O.door_open_events = O.events,
-                   E AS E.door_open_events = E.events AND E.window_end >= S.window_end + INTERVAL '10' MINUTE
-                        AND E.temp_mean > S.temp_mean + 1.0)
+            -- Unprefixed columns are the row being tested (see the compressor rule below).
+            DEFINE S AS door_open_events > 0,
+                   O AS door_open_events = events,
+                   E AS door_open_events = events AND window_end >= S.window_end + INTERVAL '10' MINUTE
+                        AND temp_mean > S.temp_mean + 1.0)
         UNION ALL
         SELECT sensor_id, store_id, 'flatline', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), 0.0, {published}, {emitted}{rt}
         FROM tumble_1m MATCH_RECOGNIZE (
@@ -629,22 +632,19 @@ def _anomalies_sql(live: bool, alert_time: bool = False, patterns_on: str = "min
             -- Five minutes in a row, each with one value in all its readings, the same value (~30 readings):
             -- a real thermal mass with sensor noise never repeats exactly.
             PATTERN (A F{{4}}) WITHIN INTERVAL '5' MINUTE
-            DEFINE A AS A.temp_min = A.temp_max,
-                   F AS F.temp_min = A.temp_min AND F.temp_max = A.temp_min)
+            DEFINE A AS temp_min = temp_max,
+                   F AS temp_min = A.temp_min AND temp_max = A.temp_min)
         UNION ALL
-        SELECT sensor_id, store_id, 'silent', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), gap_minutes, {published}, {emitted}{rt}
-        FROM tumble_1m MATCH_RECOGNIZE (
-            PARTITION BY sensor_id ORDER BY window_time
-            MEASURES A.last_event_time AS start_time, B.first_event_time AS detected_at, B.store_id AS store_id,
-                     CAST(TIMESTAMPDIFF(SECOND, A.last_event_time, B.first_event_time) AS DOUBLE) / 60
-                         AS gap_minutes,
-                     B.published_at AS published_at{rt_measure}
-            ONE ROW PER MATCH AFTER MATCH SKIP TO LAST B
-            -- Two minutes with readings in a row whose readings are > 10 min apart: the same gap as two
-            -- consecutive readings. SQL sees silence only when the sensor speaks again; the DataStream job's
-            -- timers raise it live.
-            PATTERN (A B)
-            DEFINE B AS B.first_event_time > A.last_event_time + INTERVAL '{SILENT_MINUTES}' MINUTE)
+        -- Two minutes with readings in a row whose readings are > 10 min apart: the same gap as two consecutive
+        -- readings. SQL sees silence only when the sensor speaks again; the DataStream job's timers raise it live.
+        -- As a pattern this was (A B) with SKIP TO LAST B: each match is one row and the row before it, so it is
+        -- a filter on the previous minute's last reading (`minutes_lagged`), without an NFA.
+        SELECT sensor_id, store_id, 'silent', CAST(prev_last_event_time AS TIMESTAMP(3)),
+               CAST(first_event_time AS TIMESTAMP(3)),
+               CAST(TIMESTAMPDIFF(SECOND, prev_last_event_time, first_event_time) AS DOUBLE) / 60, {published},
+               {emitted}{rt_column}
+        FROM minutes_lagged
+        WHERE first_event_time > prev_last_event_time + INTERVAL '{SILENT_MINUTES}' MINUTE
         """
     if patterns_on == "events":  # as before issue 20 part 5: the conditions read the partial match
         compressor_from, compressor_define = (
@@ -656,11 +656,11 @@ def _anomalies_sql(live: bool, alert_time: bool = False, patterns_on: str = "min
         )
     else:
         # The rows are consecutive, so "the previous R (or B)" is the previous row and B is 9 rows before E:
-        # both come precomputed (`minutes_rising`), and no condition reads the partial match. The columns carry
+        # both come precomputed (`minutes_lagged`), and no condition reads the partial match. The columns carry
         # no variable prefix: `R.temp_mean`, even for the row being tested, made the NFA extract R's rows so far
         # (profiled); unprefixed, a DEFINE reads the current row only.
         compressor_from, compressor_define = (
-            "minutes_rising",
+            "minutes_lagged",
             """R AS door_open_events = 0 AND temp_mean > prev_mean - 0.1,
                    E AS door_open_events = 0 AND temp_mean > prev_mean - 0.1
                         AND temp_mean > mean_9_back + 2.5""",
