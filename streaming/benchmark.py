@@ -46,7 +46,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         [*GOAL_PARTS, "--hop-from", "events"],
     ),
     "goal-sql-udfs": (
-        "goal path, calibration and z-score as SQL expressions (same outputs, no Python worker)",
+        "goal path, calibration (a join with the device offsets) and z-score in SQL (same outputs, no Python worker)",
         [*GOAL_PARTS, "--udfs", "sql"],
     ),
     "goal-fast": (

@@ -86,8 +86,8 @@ class SqlJobConfig:
     # "minutes": the door, flatline and silence rules read the 1-minute aggregates; "events": every reading
     # (the previous design, kept for the benchmark). See `_anomalies_sql`.
     patterns_on: str = "minutes"
-    # "python": calibration and z-score as Python UDFs (a Python worker each); "sql": the same arithmetic as SQL
-    # expressions in the JVM, identical outputs (see `calibrate_sql`, `ZSCORE_SQL`), no Python worker started.
+    # "python": calibration and z-score as Python UDFs (a Python worker each); "sql": the same arithmetic in the JVM,
+    # identical outputs (`_device_offsets`, `calibrate_sql`, `ZSCORE_SQL`), no Python worker started.
     udfs: str = "python"
     # "minutes": the 5-minute hop sums the 1-minute tumble's rows (cascaded); "events": the hop reads every
     # reading (the previous design, kept for the benchmark). See `_windows_sql`.
