@@ -1,0 +1,50 @@
+"""The ksqlDB table in docs/streaming.md points at lines of the Flink code: each cited line still holds what it
+names. When the code moves, this fails, and the table and this list are updated together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SQL_JOB = "streaming/sql_job.py"
+# (text cited in the table, file, {line: text the line holds})
+CITED = [
+    (
+        "lines 283, 291",
+        SQL_JOB,
+        {283: "CREATE TABLE sensor_dim_log", 291: "CREATE TEMPORARY VIEW sensor_dim AS"},
+    ),
+    (
+        "lines 819\u2013826",  # the table uses an en dash
+        SQL_JOB,
+        {819: "INSERT INTO sensor_state_sink", 825: "FROM enriched GROUP BY sensor_id"},
+    ),
+    ("line 740", SQL_JOB, {740: '"debezium-json"'}),
+    ("line 415", SQL_JOB, {415: "FROM TABLE(TUMBLE(TABLE enriched"}),
+    ("line 704", SQL_JOB, {704: 'rollover = "2 s" if live'}),
+    ("line 388", SQL_JOB, {388: "JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time"}),
+    ("line 102", SQL_JOB, {102: "def make_calibrate("}),
+    ("line 159", SQL_JOB, {159: "def zscore("}),
+    (
+        "lines 754, 756",
+        SQL_JOB,
+        {754: 'create_temporary_function("calibrate"', 756: 'create_temporary_function("zscore"'},
+    ),
+    ("line 171", "streaming/datastream_job.py", {171: ".side_output_late_data("}),
+]
+
+
+def _ksqldb_section() -> str:
+    text = (ROOT / "docs" / "streaming.md").read_text()
+    start = text.index("## ksqlDB, side by side")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+@pytest.mark.parametrize(("cited", "path", "lines"), CITED, ids=[c[0] for c in CITED])
+def test_a_cited_line_holds_what_the_table_names(cited: str, path: str, lines: dict[int, str]) -> None:
+    assert cited in _ksqldb_section(), f"the table no longer cites {cited!r}: update CITED"
+    source = (ROOT / path).read_text().splitlines()
+    for number, expected in lines.items():
+        assert expected in source[number - 1], f"{path}:{number} is now {source[number - 1].strip()!r}"
