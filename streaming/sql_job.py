@@ -304,8 +304,8 @@ def _device_offsets(t_env: TableEnvironment, cfg: SqlJobConfig) -> None:
 
     The window rows are calibrated by an event-time temporal join with it (`_windows_sql`), one keyed lookup a
     row. The same offsets as one `CASE device WHEN ...` (`calibrate_sql`), copied into the three columns of the
-    three window kinds, made the planner generate if/else code nested once per device: measured on 192 devices,
-    planning took 17.6 s, against 4.0 s without calibration. The offsets are written as a CSV file beside the
+    three window kinds, made the planner generate if/else code nested once per device, and planning time grew
+    faster than the device count (docs/measurements.md). The offsets are written as a CSV file beside the
     outputs (`<out>/_device_offsets`) because a Flink source reads files, not Python objects. The table names the
     file, not the folder: listing a folder, Flink's file source skips names starting with `_` or `.`."""
     folder = cfg.out / "_device_offsets"
@@ -420,7 +420,7 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
         _share(t_env, "tumble_1m_unshared", "tumble_1m", "window_time")
     # The rules' comparisons with earlier minutes, as columns. In the compressor pattern's DEFINE they were
     # `LAST(R.temp_mean, 1)` and `B.temp_mean`, which make the NFA extract every partial match's rows for every
-    # minute row it tests; profiled (JFR), that one pattern took a quarter of the job's processing CPU.
+    # minute row it tests: in the job's profile (docs/streaming.md) that one pattern was the largest cost.
     t_env.execute_sql("""
         CREATE TEMPORARY VIEW minutes_lagged AS
         SELECT *, LAG(temp_mean, 1) OVER s AS prev_mean, LAG(temp_mean, 9) OVER s AS mean_9_back,
