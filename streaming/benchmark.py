@@ -57,6 +57,14 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "goal-fast with a checkpoint every 30 s instead of 2 s (the replay's dedup state is snapshotted whole)",
         [*GOAL_PARTS, "--udfs", "sql", "--join-on", "minutes", "--checkpoint-interval-ms", "30000"],
     ),
+    "goal-fast-event-time-dedup": (
+        "goal-fast-checkpoint-30s with the dedup per minute (keys dropped when the minute closes; same rows)",
+        [
+            *GOAL_PARTS,
+            *("--udfs", "sql", "--join-on", "minutes", "--checkpoint-interval-ms", "30000"),
+            *("--dedup", "event-time"),
+        ],
+    ),
     "goal-no-udf": ("windows + CEP + join + DLQ, no Python UDF", [*GOAL_PARTS, *NO_UDF]),
     "goal-before": (
         "goal path before part 5: sql parse, no object reuse, CEP on readings",

@@ -54,6 +54,7 @@ PATTERNS_ON = ("minutes", "events")
 UDFS = ("python", "sql")
 HOP_FROM = ("minutes", "events")
 JOIN_ON = ("readings", "minutes")
+DEDUP = ("processing-time", "event-time")
 # A good line, stricter than the parse (every line it matches parses; see `_sources`): the dead-letter branch
 # evaluates the reason CASE only on lines that do not match it.
 GOOD_LINE = (
@@ -96,6 +97,9 @@ class SqlJobConfig:
     # row as of its window time (one join per window row; differs only for a window containing a move). See
     # `_events`.
     join_on: str = "readings"
+    # "processing-time": the first copy of an event kept, its key held for the state TTL; "event-time" (with
+    # join_on="minutes"): the first copy within its minute, the keys dropped when the minute closes. See `_events`.
+    dedup: str = "processing-time"
     options: FlinkOptions = field(default_factory=FlinkOptions)
 
 
@@ -328,16 +332,22 @@ def _device_offsets(t_env: TableEnvironment, cfg: SqlJobConfig) -> None:
     """)
 
 
-def _share(t_env: StreamTableEnvironment, source: str, name: str, rowtime: str) -> None:
+def _share(
+    t_env: StreamTableEnvironment, source: str, name: str, rowtime: str, proc_time: str | None = None
+) -> None:
     """Register the view `source` again as `name` behind a DataStream round trip (no Python: JVM to JVM).
 
     A statement set is optimised one INSERT at a time, and each consumer's projection is pushed down into the
     views it reads, so consumers that select different columns get different plans and nothing is shared.
     Measured (plan of windows + CEP + DLQ): the event dedup ran 3 times, the temporal join 3 times and the
     1-minute tumble twice. Behind the round trip each runs once for every consumer; the watermark comes along
-    with the records (`SOURCE_WATERMARK()`), so event time means the same downstream."""
+    with the records (`SOURCE_WATERMARK()`), so event time means the same downstream. A processing-time
+    attribute does not cross (it would arrive as a plain timestamp): `proc_time` names one to add again."""
     stream = t_env.to_data_stream(t_env.from_path(source))
-    schema = Schema.new_builder().watermark(rowtime, "SOURCE_WATERMARK()").build()
+    builder = Schema.new_builder()
+    if proc_time:
+        builder = builder.column_by_expression(proc_time, "PROCTIME()")
+    schema = builder.watermark(rowtime, "SOURCE_WATERMARK()").build()
     t_env.create_temporary_view(name, t_env.from_data_stream(stream, schema))
 
 
@@ -352,6 +362,11 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
     door session containing it), see `_windows_sql`."""
     if cfg.join_on not in JOIN_ON:
         raise ValueError(f"join_on must be one of {JOIN_ON}, got {cfg.join_on!r}")
+    if cfg.dedup not in DEDUP:
+        raise ValueError(f"dedup must be one of {DEDUP}, got {cfg.dedup!r}")
+    by_minute = cfg.dedup == "event-time"
+    if by_minute and cfg.join_on != "minutes":
+        raise ValueError("dedup 'event-time' feeds the 1-minute windows: it needs join_on 'minutes'")
     suffix = "_unshared" if share else ""
     # Dedup keeps the first copy by processing time: that is append-only (keeping the first by event time
     # would emit retractions), and the event time column stays a time attribute for the windows below.
@@ -368,24 +383,54 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
     )
     # The cascaded hop needs each minute's exact sum (a mean of means would weigh minutes, not readings).
     temp_sum = ", SUM(CAST(temp_c AS DECIMAL(7, 2))) AS temp_sum" if cfg.hop_from == "minutes" else ""
-    readings = "good"
+    readings, enriched_from, enriched_temp = "good", "good", temp
+    lines = "good_lines"
+    if by_minute and share:
+        # Two consumers below (the minute dedup, the door readings' dedup): shared, or the csv is read twice.
+        t_env.execute_sql("""
+            CREATE TEMPORARY VIEW good_lines_unshared AS
+            SELECT event_id, sensor_id, device_id, event_time, temperature, door_open, battery, published_at
+            FROM good_lines
+        """)
+        _share(t_env, "good_lines_unshared", "good_lines_shared", "event_time", proc_time="proc_time")
+        lines = "good_lines_shared"
+    if by_minute:
+        # Copies of an event carry its event time, so they fall in the same minute: a window deduplication
+        # per minute keeps the first copy and drops the minute's keys when the watermark closes it (state bounded
+        # by event time, not by a TTL of wall-clock time). It emits when the minute closes, as the 1-minute
+        # tumble does, and drops what the tumble would drop as late: the same rows (tests/streaming/
+        # test_goal_path.py). Its rows come after the watermark has moved past their event time, so downstream
+        # only the minute (`minute_time`) may serve as their row time.
+        t_env.execute_sql(f"""
+            CREATE TEMPORARY VIEW good_by_minute AS
+            SELECT event_id, sensor_id, device_id, event_time, window_time AS minute_time, temperature, door_open,
+                   battery, published_at FROM (
+                SELECT *, ROW_NUMBER() OVER (
+                    PARTITION BY window_start, window_end, event_id ORDER BY event_time ASC) AS rn
+                FROM TABLE(TUMBLE(TABLE {lines}, DESCRIPTOR(event_time), INTERVAL '1' MINUTE)))
+            WHERE rn = 1
+        """)
     if cfg.join_on == "minutes":
         # The deduplicated readings feed the tumble, the door sessions (and, for the view and the latency
-        # probe, the per-reading join): shared like `enriched`, so the dedup runs once.
+        # probe, the per-reading join): shared like `enriched`, so the dedup runs once. With the dedup per
+        # minute they feed the tumble only.
+        minute_time = ", e.minute_time" if by_minute else ""
         t_env.execute_sql(f"""
-            CREATE TEMPORARY VIEW readings{suffix} AS
-            SELECT e.event_id, e.sensor_id, e.device_id, e.event_time, e.temperature, {temp} AS temp_c,
+            CREATE TEMPORARY VIEW readings{suffix if not by_minute else ""} AS
+            SELECT e.event_id, e.sensor_id, e.device_id, e.event_time{minute_time}, e.temperature, {temp} AS temp_c,
                    e.door_open, e.battery, e.published_at
-            FROM good AS e
+            FROM {"good_by_minute" if by_minute else "good"} AS e
         """)
-        if share:
+        if share and not by_minute:
             _share(t_env, "readings_unshared", "readings", "event_time")
         readings, temp = "readings", "e.temp_c"
+        if not by_minute:
+            enriched_from, enriched_temp = "readings", temp
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW enriched{suffix} AS
         SELECT e.event_id, e.sensor_id, e.device_id, d.store_id, d.kind, e.event_time, e.temperature,
-               {temp} AS temp_c, e.door_open, e.battery, e.published_at
-        FROM {readings} AS e
+               {enriched_temp} AS temp_c, e.door_open, e.battery, e.published_at
+        FROM {enriched_from} AS e
         JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time AS d ON e.sensor_id = d.sensor_id
     """)
     if share:
@@ -394,11 +439,15 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
                {EXACT_MEAN} AS temp_mean, MIN(temp_c) AS temp_min, MAX(temp_c) AS temp_max,
                SUM(door_open) AS door_open_events, MAX(published_at) AS published_at,
                MIN(event_time) AS first_event_time, MAX(event_time) AS last_event_time{temp_sum}"""
+    if by_minute:  # event_time is not a row time any more (see above): plain timestamps, the same values
+        minute_columns = minute_columns.replace("MIN(event_time)", "CAST(MIN(event_time) AS TIMESTAMP(3))")
+        minute_columns = minute_columns.replace("MAX(event_time)", "CAST(MAX(event_time) AS TIMESTAMP(3))")
     if cfg.join_on == "minutes":
         t_env.execute_sql(f"""
             CREATE TEMPORARY VIEW tumble_1m_unjoined AS
             SELECT sensor_id, device_id, window_start, window_end, window_time, {minute_columns}
-            FROM TABLE(TUMBLE(TABLE readings, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+            FROM TABLE(TUMBLE(TABLE readings, DESCRIPTOR({"minute_time" if by_minute else "event_time"}),
+                              INTERVAL '1' MINUTE))
             GROUP BY sensor_id, device_id, window_start, window_end, window_time
         """)
         t_env.execute_sql(f"""
@@ -428,10 +477,21 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
         FROM tumble_1m
         WINDOW s AS (PARTITION BY sensor_id ORDER BY window_time)
     """)
-    t_env.execute_sql(
-        f"CREATE TEMPORARY VIEW door_events AS SELECT * FROM {readings if cfg.join_on == 'minutes' else 'enriched'} "
-        "WHERE door_open = 1"
-    )
+    if by_minute:
+        # The door sessions need each reading's own row time: their own first-copy dedup, over the few door
+        # readings only.
+        t_env.execute_sql(f"""
+            CREATE TEMPORARY VIEW door_events AS
+            SELECT e.event_id, e.sensor_id, e.device_id, e.event_time, {enriched_temp} AS temp_c, e.door_open FROM (
+                SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS rn
+                FROM {lines} WHERE door_open = 1) AS e
+            WHERE rn = 1
+        """)
+    else:
+        t_env.execute_sql(
+            f"CREATE TEMPORARY VIEW door_events AS SELECT * FROM {readings if cfg.join_on == 'minutes' else 'enriched'} "
+            "WHERE door_open = 1"
+        )
     if cfg.hop_from == "minutes":
         # The HOP adds its own window_start/end/time columns: the minute's bounds may not keep those names.
         t_env.execute_sql("""
@@ -905,6 +965,13 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
         help="store of each reading as of its time (default, exact) or of each window row (fewer joins)",
     )
     parser.add_argument(
+        "--dedup",
+        choices=DEDUP,
+        default="processing-time",
+        help="drop repeated events: first copy, keys held for the state TTL (default), or first copy within its "
+        "minute, keys dropped when the minute closes (needs --join-on minutes)",
+    )
+    parser.add_argument(
         "--no-object-reuse", action="store_true", help="copy records between chained operators (benchmark)"
     )
     parser.add_argument("--parts", default="windows,anomalies,alarms,dead_letters,state,latency")
@@ -955,6 +1022,7 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
         udfs=args.udfs,
         hop_from=args.hop_from,
         join_on=args.join_on,
+        dedup=args.dedup,
         options=FlinkOptions(
             parallelism=args.parallelism,
             checkpoint_dir=args.checkpoint_dir or args.out / "_checkpoints",

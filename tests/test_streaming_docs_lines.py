@@ -12,25 +12,25 @@ SQL_JOB = "streaming/sql_job.py"
 # (text cited in the table, file, {line: text the line holds})
 CITED = [
     (
-        "lines 283, 291",
+        "lines 287, 295",
         SQL_JOB,
-        {283: "CREATE TABLE sensor_dim_log", 291: "CREATE TEMPORARY VIEW sensor_dim AS"},
+        {287: "CREATE TABLE sensor_dim_log", 295: "CREATE TEMPORARY VIEW sensor_dim AS"},
     ),
     (
-        "lines 820\u2013827",  # the table uses an en dash
+        "lines 880\u2013887",  # the table uses an en dash
         SQL_JOB,
-        {820: "INSERT INTO sensor_state_sink", 826: "FROM enriched GROUP BY sensor_id"},
+        {880: "INSERT INTO sensor_state_sink", 886: "FROM enriched GROUP BY sensor_id"},
     ),
-    ("line 741", SQL_JOB, {741: '"debezium-json"'}),
-    ("line 416", SQL_JOB, {416: "FROM TABLE(TUMBLE(TABLE enriched"}),
-    ("line 705", SQL_JOB, {705: 'rollover = "2 s" if live'}),
-    ("line 389", SQL_JOB, {389: "JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time"}),
-    ("line 102", SQL_JOB, {102: "def make_calibrate("}),
-    ("line 159", SQL_JOB, {159: "def zscore("}),
+    ("line 801", SQL_JOB, {801: '"debezium-json"'}),
+    ("line 465", SQL_JOB, {465: "FROM TABLE(TUMBLE(TABLE enriched"}),
+    ("line 765", SQL_JOB, {765: 'rollover = "2 s" if live'}),
+    ("line 434", SQL_JOB, {434: "JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time"}),
+    ("line 106", SQL_JOB, {106: "def make_calibrate("}),
+    ("line 163", SQL_JOB, {163: "def zscore("}),
     (
-        "lines 755, 757",
+        "lines 815, 817",
         SQL_JOB,
-        {755: 'create_temporary_function("calibrate"', 757: 'create_temporary_function("zscore"'},
+        {815: 'create_temporary_function("calibrate"', 817: 'create_temporary_function("zscore"'},
     ),
     ("line 171", "streaming/datastream_job.py", {171: ".side_output_late_data("}),
 ]

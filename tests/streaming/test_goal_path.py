@@ -9,7 +9,7 @@ import pytest
 from helpers import generate, run_module
 
 from streaming.evaluate import parse_ts, read_json_rows
-from streaming.sql_job import calibrate_sql
+from streaming.sql_job import SqlJobConfig, _events, calibrate_sql
 
 PARTS = ("--parts", "windows,anomalies,dead_letters")
 RUNS = {
@@ -17,6 +17,16 @@ RUNS = {
     "reference": ("--udfs", "python", "--hop-from", "events", "--join-on", "readings"),
     "sql_udfs_cascaded_hop": ("--udfs", "sql", "--hop-from", "minutes", "--join-on", "readings"),
     "join_on_minutes": ("--udfs", "sql", "--hop-from", "minutes", "--join-on", "minutes"),
+    "event_time_dedup": (
+        "--udfs",
+        "sql",
+        "--hop-from",
+        "minutes",
+        "--join-on",
+        "minutes",
+        "--dedup",
+        "event-time",
+    ),
 }
 
 
@@ -39,7 +49,8 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict:
         }
     *_, last_version = (root / "input" / "dim" / "sensor_dim.csv").read_text().splitlines()
     sensor, _, _, moved_at = last_version.split(",")
-    return {"rows": rows, "moved_sensor": sensor, "moved_at": parse_ts(moved_at)}
+    summary = json.loads((root / "input" / "truth" / "summary.json").read_text())
+    return {"rows": rows, "moved_sensor": sensor, "moved_at": parse_ts(moved_at), "summary": summary}
 
 
 def _counted(rows: list[dict]) -> Counter:
@@ -87,6 +98,30 @@ def test_join_on_minutes_differs_only_around_the_move(outputs: dict) -> None:
         for name, rows in (("reference", reference), ("new", new))
     }
     assert tumble_events["new"] == tumble_events["reference"]
+
+
+def test_the_dedup_per_minute_gives_the_same_rows(outputs: dict) -> None:
+    """The generated day has repeated events and events 10-30 min late: a dedup that drops a minute's keys
+    when the minute closes keeps the same copies, and drops as late what the windows would drop."""
+    assert outputs["summary"]["duplicates"] > 0 and outputs["summary"]["late_events"] > 0
+    reference, new = outputs["rows"]["join_on_minutes"], outputs["rows"]["event_time_dedup"]
+    tumble_events = sum(r["events"] for r in new["windows"] if r["window_kind"] == "tumble_1m")
+    assert tumble_events <= outputs["summary"]["genuine_events"]
+    for part in ("windows", "anomalies", "dead_letters"):
+        assert _counted(new[part]) == _counted(reference[part]), part
+
+
+def test_the_dedup_per_minute_needs_the_minute_path(tmp_path) -> None:
+    cfg = SqlJobConfig(
+        events=tmp_path,
+        dim=tmp_path,
+        calibration=tmp_path,
+        out=tmp_path,
+        dedup="event-time",
+        join_on="readings",
+    )
+    with pytest.raises(ValueError, match="needs join_on 'minutes'"):
+        _events(None, cfg)
 
 
 def test_sql_calibration_refuses_offsets_it_would_round_differently() -> None:
