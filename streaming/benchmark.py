@@ -33,6 +33,7 @@ GOAL_PARTS = ["--parts", "windows,anomalies,dead_letters"]
 # The goal path as it was before issue 20 part 5: SPLIT_INDEX/TRY_CAST parse, no object reuse, patterns over
 # every reading. Each later step is the previous variant with one change.
 BEFORE = ["--parse", "sql", "--no-object-reuse", "--patterns-on", "events", "--hop-from", "events"]
+FAST_30S = [*GOAL_PARTS, "--udfs", "sql", "--join-on", "minutes", "--checkpoint-interval-ms", "30000"]
 # name → (description, sql_job flags)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "full": ("full job: windows + CEP + join + DLQ + view + latency probe, both UDFs", []),
@@ -55,15 +56,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     ),
     "goal-fast-checkpoint-30s": (
         "goal-fast with a checkpoint every 30 s instead of 2 s (the replay's dedup state is snapshotted whole)",
-        [*GOAL_PARTS, "--udfs", "sql", "--join-on", "minutes", "--checkpoint-interval-ms", "30000"],
+        FAST_30S,
     ),
     "goal-fast-event-time-dedup": (
         "goal-fast-checkpoint-30s with the dedup per minute (keys dropped when the minute closes; same rows)",
-        [
-            *GOAL_PARTS,
-            *("--udfs", "sql", "--join-on", "minutes", "--checkpoint-interval-ms", "30000"),
-            *("--dedup", "event-time"),
-        ],
+        [*FAST_30S, "--dedup", "event-time"],
     ),
     "goal-no-udf": ("windows + CEP + join + DLQ, no Python UDF", [*GOAL_PARTS, *NO_UDF]),
     "goal-before": (

@@ -368,13 +368,24 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
     if by_minute and cfg.join_on != "minutes":
         raise ValueError("dedup 'event-time' feeds the 1-minute windows: it needs join_on 'minutes'")
     suffix = "_unshared" if share else ""
+    lines = "good_lines"
+    if by_minute and share:
+        # Two or three consumers below (the minute dedup, the door readings' dedup, and the per-reading join
+        # when the view or the latency probe is on): shared, or the csv is read once for each.
+        t_env.execute_sql("""
+            CREATE TEMPORARY VIEW good_lines_unshared AS
+            SELECT event_id, sensor_id, device_id, event_time, temperature, door_open, battery, published_at
+            FROM good_lines
+        """)
+        _share(t_env, "good_lines_unshared", "good_lines_shared", "event_time", proc_time="proc_time")
+        lines = "good_lines_shared"
     # Dedup keeps the first copy by processing time: that is append-only (keeping the first by event time
     # would emit retractions), and the event time column stays a time attribute for the windows below.
-    t_env.execute_sql("""
+    t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW good AS
         SELECT event_id, sensor_id, device_id, event_time, temperature, door_open, battery, published_at FROM (
             SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS rn
-            FROM good_lines) WHERE rn = 1
+            FROM {lines}) WHERE rn = 1
     """)
     temp = (
         _calibrate_call(cfg, "e.device_id", "e.temperature")
@@ -383,17 +394,11 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
     )
     # The cascaded hop needs each minute's exact sum (a mean of means would weigh minutes, not readings).
     temp_sum = ", SUM(CAST(temp_c AS DECIMAL(7, 2))) AS temp_sum" if cfg.hop_from == "minutes" else ""
-    readings, enriched_from, enriched_temp = "good", "good", temp
-    lines = "good_lines"
-    if by_minute and share:
-        # Two consumers below (the minute dedup, the door readings' dedup): shared, or the csv is read twice.
-        t_env.execute_sql("""
-            CREATE TEMPORARY VIEW good_lines_unshared AS
-            SELECT event_id, sensor_id, device_id, event_time, temperature, door_open, battery, published_at
-            FROM good_lines
-        """)
-        _share(t_env, "good_lines_unshared", "good_lines_shared", "event_time", proc_time="proc_time")
-        lines = "good_lines_shared"
+    # The per-reading join reads the shared readings, except after the dedup per minute, whose rows may not keep
+    # their event time as row time: it then reads the first copies by processing time.
+    shares_readings = cfg.join_on == "minutes" and not by_minute
+    enriched_from, enriched_temp = ("readings", "e.temp_c") if shares_readings else ("good", temp)
+    readings = "good"
     if by_minute:
         # Copies of an event carry its event time, so they fall in the same minute: a window deduplication
         # per minute keeps the first copy and drops the minute's keys when the watermark closes it (state bounded
@@ -423,9 +428,7 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
         """)
         if share and not by_minute:
             _share(t_env, "readings_unshared", "readings", "event_time")
-        readings, temp = "readings", "e.temp_c"
-        if not by_minute:
-            enriched_from, enriched_temp = "readings", temp
+        readings = "readings"
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW enriched{suffix} AS
         SELECT e.event_id, e.sensor_id, e.device_id, d.store_id, d.kind, e.event_time, e.temperature,
@@ -435,13 +438,16 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
     """)
     if share:
         _share(t_env, "enriched_unshared", "enriched", "event_time")
+    # After the dedup per minute event_time is not a row time (see above): plain timestamps, the same values.
+    first, last = (
+        ("CAST(MIN(event_time) AS TIMESTAMP(3))", "CAST(MAX(event_time) AS TIMESTAMP(3))")
+        if by_minute
+        else ("MIN(event_time)", "MAX(event_time)")
+    )
     minute_columns = f"""COUNT(*) AS events,
                {EXACT_MEAN} AS temp_mean, MIN(temp_c) AS temp_min, MAX(temp_c) AS temp_max,
                SUM(door_open) AS door_open_events, MAX(published_at) AS published_at,
-               MIN(event_time) AS first_event_time, MAX(event_time) AS last_event_time{temp_sum}"""
-    if by_minute:  # event_time is not a row time any more (see above): plain timestamps, the same values
-        minute_columns = minute_columns.replace("MIN(event_time)", "CAST(MIN(event_time) AS TIMESTAMP(3))")
-        minute_columns = minute_columns.replace("MAX(event_time)", "CAST(MAX(event_time) AS TIMESTAMP(3))")
+               {first} AS first_event_time, {last} AS last_event_time{temp_sum}"""
     if cfg.join_on == "minutes":
         t_env.execute_sql(f"""
             CREATE TEMPORARY VIEW tumble_1m_unjoined AS
@@ -482,7 +488,7 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
         # readings only.
         t_env.execute_sql(f"""
             CREATE TEMPORARY VIEW door_events AS
-            SELECT e.event_id, e.sensor_id, e.device_id, e.event_time, {enriched_temp} AS temp_c, e.door_open FROM (
+            SELECT e.event_id, e.sensor_id, e.device_id, e.event_time, {temp} AS temp_c, e.door_open FROM (
                 SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS rn
                 FROM {lines} WHERE door_open = 1) AS e
             WHERE rn = 1

@@ -17,20 +17,20 @@ CITED = [
         {287: "CREATE TABLE sensor_dim_log", 295: "CREATE TEMPORARY VIEW sensor_dim AS"},
     ),
     (
-        "lines 880\u2013887",  # the table uses an en dash
+        "lines 886\u2013893",  # the table uses an en dash
         SQL_JOB,
-        {880: "INSERT INTO sensor_state_sink", 886: "FROM enriched GROUP BY sensor_id"},
+        {886: "INSERT INTO sensor_state_sink", 892: "FROM enriched GROUP BY sensor_id"},
     ),
-    ("line 801", SQL_JOB, {801: '"debezium-json"'}),
-    ("line 465", SQL_JOB, {465: "FROM TABLE(TUMBLE(TABLE enriched"}),
-    ("line 765", SQL_JOB, {765: 'rollover = "2 s" if live'}),
-    ("line 434", SQL_JOB, {434: "JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time"}),
+    ("line 807", SQL_JOB, {807: '"debezium-json"'}),
+    ("line 471", SQL_JOB, {471: "FROM TABLE(TUMBLE(TABLE enriched"}),
+    ("line 771", SQL_JOB, {771: 'rollover = "2 s" if live'}),
+    ("line 437", SQL_JOB, {437: "JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time"}),
     ("line 106", SQL_JOB, {106: "def make_calibrate("}),
     ("line 163", SQL_JOB, {163: "def zscore("}),
     (
-        "lines 815, 817",
+        "lines 821, 823",
         SQL_JOB,
-        {815: 'create_temporary_function("calibrate"', 817: 'create_temporary_function("zscore"'},
+        {821: 'create_temporary_function("calibrate"', 823: 'create_temporary_function("zscore"'},
     ),
     ("line 171", "streaming/datastream_job.py", {171: ".side_output_late_data("}),
 ]
