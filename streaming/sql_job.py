@@ -930,6 +930,11 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
         default=FlinkOptions.checkpoint_interval_ms,
         help="how often state is snapshotted and finished output files are committed (live: the output delay)",
     )
+    parser.add_argument(
+        "--restore-from",
+        type=Path,
+        help="a retained checkpoint (chk-N folder) to resume from, after a crash: the same flags and --out",
+    )
     parser.add_argument("--no-scalar-udf", action="store_true", help="skip the calibration UDF (benchmark)")
     parser.add_argument(
         "--no-pandas-udf", action="store_true", help="skip the z-score pandas UDF (benchmark)"
@@ -1033,6 +1038,7 @@ def parse_args(argv: list[str] | None = None) -> SqlJobConfig:
             parallelism=args.parallelism,
             checkpoint_dir=args.checkpoint_dir or args.out / "_checkpoints",
             checkpoint_interval_ms=args.checkpoint_interval_ms,
+            restore_from=args.restore_from,
             per_event_watermarks=args.watermark_interval_ms == 0,
             extra=extra,
         ),
