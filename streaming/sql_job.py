@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pyflink.datastream import DataStream
+from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableEnvironment
 from pyflink.table.udf import udf
 
@@ -342,8 +344,16 @@ def _share(
     Measured (plan of windows + CEP + DLQ): the event dedup ran 3 times, the temporal join 3 times and the
     1-minute tumble twice. Behind the round trip each runs once for every consumer; the watermark comes along
     with the records (`SOURCE_WATERMARK()`), so event time means the same downstream. A processing-time
-    attribute does not cross (it would arrive as a plain timestamp): `proc_time` names one to add again."""
-    stream = t_env.to_data_stream(t_env.from_path(source))
+    attribute does not cross (it would arrive as a plain timestamp): `proc_time` names one to add again.
+
+    The rows cross in the table runtime's own format (`RowData`): PyFlink's `to_data_stream` converts each one
+    to a `Row` of Java objects and `from_data_stream` back again (strings decoded and re-encoded, timestamps
+    rebuilt), which cost the csv source's task about a quarter of its CPU on the goal path (docs/streaming.md).
+    PyFlink does not expose the Java overload that takes a target type, so it is called through the gateway."""
+    table = t_env.from_path(source)
+    row_data = get_gateway().jvm.org.apache.flink.table.data.RowData._java_lang_class
+    internal = table._j_table.getResolvedSchema().toPhysicalRowDataType().bridgedTo(row_data)
+    stream = DataStream(t_env._j_tenv.toDataStream(table._j_table, internal))
     builder = Schema.new_builder()
     if proc_time:
         builder = builder.column_by_expression(proc_time, "PROCTIME()")
@@ -479,9 +489,32 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
     t_env.execute_sql("""
         CREATE TEMPORARY VIEW minutes_lagged AS
         SELECT *, LAG(temp_mean, 1) OVER s AS prev_mean, LAG(temp_mean, 9) OVER s AS mean_9_back,
-               LAG(last_event_time, 1) OVER s AS prev_last_event_time
+               LAG(last_event_time, 1) OVER s AS prev_last_event_time,
+               LAG(window_start, 9) OVER s AS start_9_back,
+               LAG(CAST(window_time AS TIMESTAMP(3)), 8) OVER s AS time_8_back,
+               LAG(CAST(window_time AS TIMESTAMP(3)), 9) OVER s AS time_9_back
         FROM tumble_1m
         WINDOW s AS (PARTITION BY sensor_id ORDER BY window_time)
+    """)
+    # The rows the compressor rule's chain reads (`_anomalies_sql`): each minute that ends a rise (what
+    # `B R{8} E WITHIN 12 MINUTE` matched: nine minutes that never fall back, door shut, the last 2.5 °C above
+    # the minute before them, all ten within 12 minutes), and each sensor's first minute, where the chain starts.
+    # "Nine minutes that never fall back" is one running aggregate: the last minute that fell back (or had the
+    # door open, or no minute before it) is older than the minute eight back.
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW minutes_rising AS
+        SELECT *, NOT first_minute AS ends_rise FROM (
+            SELECT sensor_id, store_id, window_start, window_end, window_time, temp_mean, published_at,
+                   mean_9_back, start_9_back, time_8_back, time_9_back,
+                   prev_last_event_time IS NULL AS first_minute,
+                   MAX(CASE WHEN door_open_events = 0 AND temp_mean > prev_mean - 0.1
+                            THEN CAST(NULL AS TIMESTAMP(3)) ELSE CAST(window_time AS TIMESTAMP(3)) END) OVER (
+                       PARTITION BY sensor_id ORDER BY window_time
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_fall
+            FROM minutes_lagged)
+        WHERE first_minute
+           OR (last_fall < time_8_back AND temp_mean > mean_9_back + 2.5
+               AND window_time < time_9_back + INTERVAL '12' MINUTE)
     """)
     if by_minute:
         # The door sessions need each reading's own row time: their own first-copy dedup, over the few door
@@ -714,29 +747,10 @@ def _anomalies_sql(live: bool, alert_time: bool = False, patterns_on: str = "min
         WHERE first_event_time > prev_last_event_time + INTERVAL '{SILENT_MINUTES}' MINUTE
         """
     if patterns_on == "events":  # as before issue 20 part 5: the conditions read the partial match
-        compressor_from, compressor_define = (
-            "tumble_1m",
-            """R AS R.door_open_events = 0
-                        AND R.temp_mean > COALESCE(LAST(R.temp_mean, 1), B.temp_mean) - 0.1,
-                   E AS E.door_open_events = 0 AND E.temp_mean > LAST(R.temp_mean) - 0.1
-                        AND E.temp_mean > B.temp_mean + 2.5""",
-        )
-    else:
-        # The rows are consecutive, so "the previous R (or B)" is the previous row and B is 9 rows before E:
-        # both come precomputed (`minutes_lagged`), and no condition reads the partial match. The columns carry
-        # no variable prefix: `R.temp_mean`, even for the row being tested, made the NFA extract R's rows so far
-        # (profiled); unprefixed, a DEFINE reads the current row only.
-        compressor_from, compressor_define = (
-            "minutes_lagged",
-            """R AS door_open_events = 0 AND temp_mean > prev_mean - 0.1,
-                   E AS door_open_events = 0 AND temp_mean > prev_mean - 0.1
-                        AND temp_mean > mean_9_back + 2.5""",
-        )
-    return f"""{rules}
-        UNION ALL
+        compressor = f"""
         SELECT sensor_id, store_id, 'compressor_failure', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), score, {published},
                {emitted}{rt}
-        FROM {compressor_from} MATCH_RECOGNIZE (
+        FROM tumble_1m MATCH_RECOGNIZE (
             PARTITION BY sensor_id ORDER BY window_time
             MEASURES B.window_start AS start_time, LAST(E.window_end) AS detected_at,
                      LAST(E.store_id) AS store_id, LAST(E.temp_mean) - B.temp_mean AS score,
@@ -745,7 +759,32 @@ def _anomalies_sql(live: bool, alert_time: bool = False, patterns_on: str = "min
             -- Ten minutes of one-minute means that never fall back, door shut, ending 2.5 °C above the
             -- start: a defrost bump (1.2 °C, back down within 15 min) or a door opening does not qualify.
             PATTERN (B R{{8}} E) WITHIN INTERVAL '12' MINUTE
-            DEFINE {compressor_define})
+            DEFINE R AS R.door_open_events = 0
+                        AND R.temp_mean > COALESCE(LAST(R.temp_mean, 1), B.temp_mean) - 0.1,
+                   E AS E.door_open_events = 0 AND E.temp_mean > LAST(R.temp_mean) - 0.1
+                        AND E.temp_mean > B.temp_mean + 2.5)"""
+    else:
+        # The same matches without one partial match per minute. As a pattern over every minute, `B` matched
+        # any row, so the NFA carried up to ten partial matches per sensor through every minute, and after a
+        # match `SKIP PAST LAST ROW` held back any match starting at or before its last row: a minute ending a
+        # rise is reported unless a reported one is among the nine minutes before it. Whether a minute ends a
+        # rise is a column (`minutes_rising`); what was reported before is not (each report depends on the
+        # previous one), so an NFA still decides it, over those few rows only: A is the last reported minute
+        # (or the sensor's first), a rise nine minutes or fewer after it (B, A no earlier than its minute nine
+        # back) is held back, the next one (C) is reported and becomes the next A.
+        compressor = f"""
+        SELECT sensor_id, store_id, 'compressor_failure', CAST(start_time AS TIMESTAMP(3)), CAST(detected_at AS TIMESTAMP(3)), score, {published},
+               {emitted}{rt}
+        FROM minutes_rising MATCH_RECOGNIZE (
+            PARTITION BY sensor_id ORDER BY window_time
+            MEASURES C.start_9_back AS start_time, C.window_end AS detected_at, C.store_id AS store_id,
+                     C.temp_mean - C.mean_9_back AS score, C.published_at AS published_at{rt_measure}
+            ONE ROW PER MATCH AFTER MATCH SKIP TO LAST C
+            PATTERN (A B* C)
+            DEFINE B AS ends_rise AND NOT A.first_minute AND A.window_time >= time_9_back,
+                   C AS ends_rise AND (A.first_minute OR A.window_time < time_9_back))"""
+    return f"""{rules}
+        UNION ALL{compressor}
     """
 
 

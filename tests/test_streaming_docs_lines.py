@@ -12,25 +12,25 @@ SQL_JOB = "streaming/sql_job.py"
 # (text cited in the table, file, {line: text the line holds})
 CITED = [
     (
-        "lines 287, 295",
+        "lines 289, 297",
         SQL_JOB,
-        {287: "CREATE TABLE sensor_dim_log", 295: "CREATE TEMPORARY VIEW sensor_dim AS"},
+        {289: "CREATE TABLE sensor_dim_log", 297: "CREATE TEMPORARY VIEW sensor_dim AS"},
     ),
     (
-        "lines 886\u2013893",  # the table uses an en dash
+        "lines 925\u2013932",  # the table uses an en dash
         SQL_JOB,
-        {886: "INSERT INTO sensor_state_sink", 892: "FROM enriched GROUP BY sensor_id"},
+        {925: "INSERT INTO sensor_state_sink", 931: "FROM enriched GROUP BY sensor_id"},
     ),
-    ("line 807", SQL_JOB, {807: '"debezium-json"'}),
-    ("line 471", SQL_JOB, {471: "FROM TABLE(TUMBLE(TABLE enriched"}),
-    ("line 771", SQL_JOB, {771: 'rollover = "2 s" if live'}),
-    ("line 437", SQL_JOB, {437: "JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time"}),
-    ("line 106", SQL_JOB, {106: "def make_calibrate("}),
-    ("line 163", SQL_JOB, {163: "def zscore("}),
+    ("line 846", SQL_JOB, {846: '"debezium-json"'}),
+    ("line 481", SQL_JOB, {481: "FROM TABLE(TUMBLE(TABLE enriched"}),
+    ("line 810", SQL_JOB, {810: 'rollover = "2 s" if live'}),
+    ("line 447", SQL_JOB, {447: "JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time"}),
+    ("line 108", SQL_JOB, {108: "def make_calibrate("}),
+    ("line 165", SQL_JOB, {165: "def zscore("}),
     (
-        "lines 821, 823",
+        "lines 860, 862",
         SQL_JOB,
-        {821: 'create_temporary_function("calibrate"', 823: 'create_temporary_function("zscore"'},
+        {860: 'create_temporary_function("calibrate"', 862: 'create_temporary_function("zscore"'},
     ),
     ("line 171", "streaming/datastream_job.py", {171: ".side_output_late_data("}),
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from helpers import generate, run_module
@@ -116,6 +118,27 @@ def test_the_dedup_per_minute_gives_the_same_rows(outputs: dict) -> None:
     assert tumble_events == outputs["on_time"]
     for part in ("windows", "anomalies", "dead_letters"):
         assert _counted(new[part]) == _counted(reference[part]), part
+
+
+def test_the_compressor_chain_reports_what_the_nfa_over_every_minute_reports(tmp_path: Path) -> None:
+    """`B R{8} E` over every minute (`--patterns-on events`, the NFA reading its partial match) against the chain
+    over the minutes that end a rise (`minutes_rising`), on a day with compressor failures. A failure that keeps
+    rising gives a rise every minute: reported, held back for nine minutes, reported again, so a held-back rise
+    must not hold back the next one (reports of one sensor exactly 10 minutes apart)."""
+    generate(tmp_path / "input", hours=6, sensors=6)
+    rows = {}
+    for name, patterns in (("chain", "minutes"), ("nfa", "events")):
+        out = tmp_path / name
+        run_module(
+            "streaming.sql_job",
+            *("--input", str(tmp_path / "input"), "--out", str(out), "--parts", "anomalies"),
+            *("--udfs", "sql", "--join-on", "minutes", "--patterns-on", patterns),
+        )
+        rows[name] = [r for r in read_json_rows(out / "anomalies") if r["kind"] == "compressor_failure"]
+    assert _counted(rows["chain"]) == _counted(rows["nfa"])
+    detected = sorted((r["sensor_id"], parse_ts(r["detected_at"])) for r in rows["chain"])
+    gaps = [b[1] - a[1] for a, b in pairwise(detected) if a[0] == b[0]]
+    assert any(gap.total_seconds() == 600 for gap in gaps), detected
 
 
 def test_the_dedup_per_minute_needs_the_minute_path(tmp_path) -> None:
