@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from python_jobs.config import REPO_ROOT
@@ -55,3 +57,30 @@ def generate(out: Path, *, hours: float, sensors: int, seed: int = 7, day: str =
         "--day",
         day,
     )
+
+
+def kill_9_when(module_args: list[str], ready: Callable[[], bool], *, timeout: float, too_early: str) -> None:
+    """Run `python -m <module_args>` until `ready()` holds, then kill -9 its whole process group.
+
+    Its own session, so the kill takes the JVM and the Python workers PyFlink started too: a real crash takes
+    the whole tree. Fails with `too_early` if the module finishes first, or if `ready` never holds."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *module_args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(too_early)
+            if ready():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"not ready to be killed within {timeout:.0f} s")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

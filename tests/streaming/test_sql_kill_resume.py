@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
-from helpers import generate, run_module
+from helpers import generate, kill_9_when, run_module
 
-from python_jobs.config import REPO_ROOT
 from streaming.evaluate import read_json_rows
 from streaming.flink_env import latest_checkpoint
 
@@ -55,48 +49,28 @@ def test_kill_9_mid_replay_and_resume_gives_the_rows_of_one_run(tmp_path: Path) 
     assert len(expected["windows"]) > 50_000 and expected["anomalies"] and expected["dead_letters"]
 
     out = tmp_path / "killed"
-    base = [
-        sys.executable,
-        "-m",
-        "streaming.sql_job",
-        *args,
-        "--out",
-        str(out),
-        "--checkpoint-interval-ms",
-        "500",
-    ]
-    # Its own session, so kill -9 takes the JVM too (a real crash takes the whole tree).
-    proc = subprocess.Popen(
-        base,
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    job = ["streaming.sql_job", *args, "--out", str(out), "--checkpoint-interval-ms", "500"]
+    written_at: list = []
+
+    def checkpoint_after_written_rows() -> bool:
+        # A checkpoint taken after rows were written: the restore must resume the half-written part file.
+        checkpoint = latest_checkpoint(out / "_checkpoints")
+        if not written_at and sum(_in_progress(out).values()) > 0:
+            written_at.append(checkpoint)
+        return bool(written_at) and checkpoint is not None and checkpoint != written_at[0]
+
+    kill_9_when(
+        job,
+        checkpoint_after_written_rows,
+        timeout=240,
+        too_early="the job finished before it could be killed: generate more hours",
     )
-    deadline, written_at = time.monotonic() + 240, None
-    try:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError("the job finished before it could be killed: generate more hours")
-            checkpoint = latest_checkpoint(out / "_checkpoints")
-            if written_at is None and sum(_in_progress(out).values()) > 0:
-                written_at = checkpoint
-            # A checkpoint taken after rows were written: the restore must resume the half-written part file.
-            if written_at is not None and checkpoint is not None and checkpoint != written_at:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError("no checkpoint after the first written rows within 240 s")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     half_written = {name for name, size in _in_progress(out).items() if size > 0}
     assert half_written
     committed = _rows(out)
     assert sum(map(len, committed.values())) < sum(map(len, expected.values())), "the kill came after the end"
 
-    run_module("streaming.sql_job", *base[3:], "--restore-from", str(latest_checkpoint(out / "_checkpoints")))
+    run_module(*job, "--restore-from", str(latest_checkpoint(out / "_checkpoints")))
     resumed = _rows(out)
     # The restored sink finished the file it was writing when killed; a run from scratch would start new ones.
     assert half_written & {p.name for p in (out / "windows").glob("part-*")}
