@@ -496,10 +496,10 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
         FROM tumble_1m
         WINDOW s AS (PARTITION BY sensor_id ORDER BY window_time)
     """)
-    # The rows the compressor rule's chain reads (`_anomalies_sql`): each minute that ends a rise (what
-    # `B R{8} E WITHIN 12 MINUTE` matched: nine minutes that never fall back, door shut, the last 2.5 °C above
-    # the minute before them, all ten within 12 minutes), and each sensor's first minute, where the chain starts.
-    # "Nine minutes that never fall back" is one running aggregate: the last minute that fell back (or had the
+    # The rows the compressor rule's chain reads (`_anomalies_sql`): each minute that ends a rise (`B R{8} E
+    # WITHIN 12 MINUTE`: nine minutes that never fall back, door shut, the last 2.5 °C above the minute before
+    # them, all ten within 12 minutes) and each sensor's first minute (no minutes before it: never a rise), where
+    # the chain starts. "Never fall back" is one running aggregate: the last minute that fell back (or had the
     # door open, or no minute before it) is older than the minute eight back.
     t_env.execute_sql("""
         CREATE TEMPORARY VIEW minutes_rising AS
