@@ -162,3 +162,20 @@ def test_where_the_slow_job_cannot_run_the_slow_job_without_its_collect_bounds_t
     assert "Tuned at least 3.0x faster than slow" in markdown(META, rows, variants("bound,tuned"))
     with_slow = [_run("ends", (), 120.0), *rows]
     assert "x_tuned_at_least" not in shares(with_slow) and shares(with_slow)["x_tuned"] == 4.0
+
+
+def test_where_the_slow_job_cannot_run_the_chain_starts_from_the_bound() -> None:
+    planned = variants("bound-cumulative")
+    assert [p.label for p in planned[:2]] == ["no-collect", "no-collect+parquet"] and planned[
+        -1
+    ].label == "tuned"
+    assert len(planned) == len(FIX_NAMES) and all(p.fixes[0] == "no-collect" for p in planned)
+    refuse_if_too_big("10GB", planned, total_bytes=24 * 2**30)  # no run collects: it fits
+    walls = [90, 80, 60, 62, 45, 40, 35, 30]
+    rows = [_run(p.kind, p.fixes, wall) for p, wall in zip(planned, walls, strict=True)]
+    summary = shares(rows)
+    # Shares of the bound's gain over tuned (60 s), adding up to it; the speed-up is a lower bound.
+    assert rows[1]["share"] == round(10 / 60, 3) and rows[3]["share"] < 0
+    assert summary["cumulative_share_sum"] == pytest.approx(1, abs=0.01)
+    assert summary["x_tuned_at_least"] == 3.0 and "x_tuned" not in summary and summary["gain_s"] is None
+    assert "Tuned at least 3.0x faster than slow" in markdown(META, rows, planned)
