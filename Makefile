@@ -139,7 +139,7 @@ eval-nab: setup ## The Flink detector over series in NAB layout, NAB-scored besi
 
 # --- Module 6: performance tuning (in progress) ------------------------------------------------------------------
 PLAN ?= all
-lab-tuning: $(VENV)/.synced ## Tuning lab: the slow Spark report fix by fix and each fix alone, cache levels, DuckDB beside it, the Dask report (SIZE=1GB, PLAN=all|ends|tuned,bound,cumulative,alone,levels,duckdb,dask)
+lab-tuning: $(VENV)/.synced ## Tuning lab: the slow Spark report fix by fix and each fix alone, cache levels, DuckDB beside it, the Dask report (SIZE=1GB, PLAN=all|ends|tuned,bound,cumulative,bound-cumulative,alone,levels,duckdb,dask)
 	$(PY) -m python_jobs.labs.tuning --size $(SIZE) --plan $(PLAN)
 
 clean: ## Remove generated data (data/) and build outputs
