@@ -320,7 +320,7 @@ def chart(rows: list[dict], path: Path, meta: dict) -> None:
         "#2a9d8f" if b["wall_s"] <= a["wall_s"] else "#e76f51" for a, b in itertools.pairwise(steps)
     ]
     left.bar(labels, heights, bottom=bottoms, color=colours)
-    if len(steps) == len(FIX_NAMES) + 1:
+    if steps[-1]["label"] == "tuned":
         left.bar(["tuned"], [steps[-1]["wall_s"]], color="#264653")
     duck = _duck(rows)
     if duck:
@@ -333,6 +333,8 @@ def chart(rows: list[dict], path: Path, meta: dict) -> None:
         right.axvline(1, color="#888888", linewidth=1)
         right.set_xlabel("speed-up over the slow job (x)")
         right.set_title("each fix alone")
+    else:  # no fix-alone runs in this plan (or no slow run to compare them with)
+        right.axis("off")
     fig.suptitle(f"tuning lab, {meta['size']}, {meta['when']}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
