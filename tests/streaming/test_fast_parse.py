@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from helpers import run_module
+from helpers import counted, run_module
 
 from streaming.evaluate import dead_letters, read_json_rows
 from streaming.generator import StreamSpec, generate, write_replay
@@ -37,8 +36,7 @@ def test_fast_parse_gives_the_same_rows_and_dead_letters_as_the_sql_parse(tmp_pa
         run_module("streaming.sql_job", "--input", str(tmp_path / "input"), "--out", str(out),
                    "--parse", parse, "--parts", "windows,anomalies,dead_letters")  # fmt: skip
         outputs[parse] = {
-            name: Counter(json.dumps(r, sort_keys=True) for r in read_json_rows(out / name))
-            for name in ("windows", "anomalies", "dead_letters")
+            name: counted(read_json_rows(out / name)) for name in ("windows", "anomalies", "dead_letters")
         }
     fast, sql = outputs["fast"], outputs["sql"]
     assert sum(fast["windows"].values()) > 500

@@ -8,7 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from helpers import generate, run_module
+from helpers import counted, generate, run_module
 
 from streaming.evaluate import parse_ts, read_json_rows, read_truth
 from streaming.sql_job import SqlJobConfig, _events, calibrate_sql
@@ -61,16 +61,12 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     }
 
 
-def _counted(rows: list[dict]) -> Counter:
-    return Counter(json.dumps(r, sort_keys=True) for r in rows)
-
-
 def test_sql_udfs_and_the_cascaded_hop_give_the_same_rows(outputs: dict) -> None:
     reference, new = outputs["rows"]["reference"], outputs["rows"]["sql_udfs_cascaded_hop"]
     kinds = Counter(r["window_kind"] for r in new["windows"])
     assert kinds["hop_5m_1m"] > 500 and kinds["door_session"] > 0
     for part in ("windows", "anomalies", "dead_letters"):
-        assert _counted(new[part]) == _counted(reference[part]), part
+        assert counted(new[part]) == counted(reference[part]), part
 
 
 def test_join_on_minutes_differs_only_around_the_move(outputs: dict) -> None:
@@ -80,9 +76,9 @@ def test_join_on_minutes_differs_only_around_the_move(outputs: dict) -> None:
     reference, new = outputs["rows"]["reference"], outputs["rows"]["join_on_minutes"]
     sensor, moved_at = outputs["moved_sensor"], outputs["moved_at"]
     for part in ("anomalies", "dead_letters"):
-        assert _counted(new[part]) == _counted(reference[part]), part
-    only_ref = [json.loads(r) for r in (_counted(reference["windows"]) - _counted(new["windows"])).elements()]
-    only_new = [json.loads(r) for r in (_counted(new["windows"]) - _counted(reference["windows"])).elements()]
+        assert counted(new[part]) == counted(reference[part]), part
+    only_ref = [json.loads(r) for r in (counted(reference["windows"]) - counted(new["windows"])).elements()]
+    only_new = [json.loads(r) for r in (counted(new["windows"]) - counted(reference["windows"])).elements()]
     move_minute = moved_at.replace(second=0, microsecond=0)
     if moved_at > move_minute:  # the move inside a minute: the reference has a row for each store
         assert only_ref and only_new
@@ -117,7 +113,7 @@ def test_the_dedup_per_minute_gives_the_same_rows(outputs: dict) -> None:
     tumble_events = sum(r["events"] for r in new["windows"] if r["window_kind"] == "tumble_1m")
     assert tumble_events == outputs["on_time"]
     for part in ("windows", "anomalies", "dead_letters"):
-        assert _counted(new[part]) == _counted(reference[part]), part
+        assert counted(new[part]) == counted(reference[part]), part
 
 
 def test_the_compressor_chain_reports_what_the_nfa_over_every_minute_reports(tmp_path: Path) -> None:
@@ -135,7 +131,7 @@ def test_the_compressor_chain_reports_what_the_nfa_over_every_minute_reports(tmp
             *("--udfs", "sql", "--join-on", "minutes", "--patterns-on", patterns),
         )
         rows[name] = [r for r in read_json_rows(out / "anomalies") if r["kind"] == "compressor_failure"]
-    assert _counted(rows["chain"]) == _counted(rows["nfa"])
+    assert counted(rows["chain"]) == counted(rows["nfa"])
     detected = sorted((r["sensor_id"], parse_ts(r["detected_at"])) for r in rows["chain"])
     gaps = [b[1] - a[1] for a, b in pairwise(detected) if a[0] == b[0]]
     assert any(gap.total_seconds() == 600 for gap in gaps), detected
