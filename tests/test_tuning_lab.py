@@ -179,3 +179,5 @@ def test_where_the_slow_job_cannot_run_the_chain_starts_from_the_bound() -> None
     assert summary["cumulative_share_sum"] == pytest.approx(1, abs=0.01)
     assert summary["x_tuned_at_least"] == 3.0 and "x_tuned" not in summary and summary["gain_s"] is None
     assert "Tuned at least 3.0x faster than slow" in markdown(META, rows, planned)
+    with pytest.raises(typer.BadParameter, match="two chains from different starts"):
+        variants("cumulative,bound-cumulative")

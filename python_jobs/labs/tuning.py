@@ -82,6 +82,13 @@ def variants(plan: str) -> list[Planned]:
     (slow, tuned and DuckDB) for a quick look; `bound` and `bound-cumulative` where the slow job cannot run."""
     runs: list[Planned] = []
     kinds = ("cumulative", "alone", "levels", "duckdb", "dask") if plan == "all" else tuple(plan.split(","))
+    if {"cumulative", "bound-cumulative"} <= set(kinds):
+        # One report holds one chain: its shares are of one start's gain over tuned, never of two starts'.
+        raise typer.BadParameter(
+            "cumulative and bound-cumulative are two chains from different starts (slow, and slow without its "
+            "collect); run them as two plans, each gets its own report",
+            param_hint="--plan",
+        )
     for kind in kinds:
         if kind == "ends":
             runs += [Planned("ends", (), DEFAULT_LEVEL), Planned("ends", FIX_NAMES, DEFAULT_LEVEL)]
