@@ -147,3 +147,54 @@ def duckdb_reference(
     record = write_duckdb_result(out.resolve(), run_duckdb_report(inputs, threads=threads))
     json.dump(record, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+@app.command()
+def probe(
+    dataset: Dataset,
+    repeat: Annotated[
+        int, typer.Option(help="Measured runs per step (the best is kept), after one warm-up.", min=1)
+    ] = 2,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all cores).", min=1)] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the rows as JSON here too.")] = None,
+) -> None:
+    """Where the tuned job loses to DuckDB: each step of the report timed alone in both engines."""
+    import time
+
+    from python_jobs.batch.atomic import write_atomic
+    from python_jobs.batch.spark.session import build_session
+    from python_jobs.tuning.inputs import Inputs
+    from python_jobs.tuning.probe import run_probes
+
+    settings = load_settings()
+    try:
+        inputs = Inputs.load(dataset.resolve(), settings.seeds_dir)
+    except FileNotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    started = time.perf_counter()
+    spark = build_session(replace(load_spark_settings(settings.data_dir), event_log_dir=None), "tuning-probe")
+    start_s = time.perf_counter() - started
+    try:
+        rows = run_probes(spark, inputs, repeat=repeat, threads=threads)
+    finally:
+        spark.stop()
+    table = Table("step", "result rows", "Spark s", "DuckDB s", "Spark / DuckDB", "same result", "what")
+    table.add_row(
+        "start", "", f"{start_s:.2f}", "", "", "", "the SparkSession (a JVM) against a DuckDB connection"
+    )
+    for row in rows:
+        table.add_row(
+            row.name, f"{row.rows:,}", f"{row.spark_s:.2f}", f"{row.duckdb_s:.2f}", f"{row.ratio:.1f}x",
+            str(row.equal), row.what,
+        )  # fmt: skip
+    Console().print(table)
+    if out is not None:
+        record = {
+            "start_s": round(start_s, 3),
+            "steps": [{**vars(r), "ratio": round(r.ratio, 2)} for r in rows],
+        }
+        write_atomic(out, lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
+    if not all(row.equal for row in rows):
+        console.print("[red]Spark and DuckDB disagree on a step's result[/red]")
+        raise typer.Exit(1)

@@ -19,20 +19,22 @@ from python_jobs.tuning.fixes import FIX_NAMES, JobVariant
 from python_jobs.tuning.inputs import Inputs
 from python_jobs.tuning.report_job import canonical, checksum, segment_mix
 
-# The enriched lines of the report window; each output aggregates this view. The filter on the partition
-# column lets DuckDB skip the other days' folders, as the pruning fix does for Spark.
-ENRICHED = """
+# The line facts of the report window, and the enriched lines each output aggregates. The filter on the
+# partition column lets DuckDB skip the other days' folders, as the pruning fix does for Spark.
+VIEWS = """
+create or replace temp view fact_window as
+select * from read_parquet($fact, hive_partitioning = true, hive_types = {'order_date': date})
+where order_date between $window_start and $window_end;
 create or replace temp view enriched as
 select cast(date_trunc('week', f.order_date) as date) as week_start,
        f.store_id, s.store_name, p.category_id, c.segment, f.order_id, f.customer_id,
        cast(f.quantity as bigint) as quantity, cast(f.cents as bigint) as cents
-from read_parquet($fact, hive_partitioning = true, hive_types = {'order_date': date}) f
+from fact_window f
 join read_csv($products, header = true, columns = {
     'product_id': 'BIGINT', 'product_name': 'VARCHAR', 'category_id': 'BIGINT',
     'unit_price': 'DECIMAL(10,2)', 'is_perishable': 'BOOLEAN'}) p using (product_id)
 join read_parquet($customers) c using (customer_id)
 join read_parquet($stores) s using (store_id)
-where f.order_date between $window_start and $window_end
 """
 
 OUTPUT_SQL: dict[str, str] = {
@@ -58,6 +60,23 @@ class DuckResult:
     threads: int
 
 
+def create_views(con: duckdb.DuckDBPyConnection, inputs: Inputs) -> None:
+    """The views `fact_window` and `enriched` over the prepared inputs, in this connection."""
+    params = {
+        "fact": str(inputs.fact("parquet", "by_date") / "*" / "*.parquet"),
+        "products": str(inputs.products_csv),
+        "customers": str(inputs.dim("customers", "parquet") / "*.parquet"),
+        "stores": str(inputs.dim("stores", "parquet") / "*.parquet"),
+        "window_start": inputs.window_start,
+        "window_end": inputs.window_end,
+    }
+    # A view cannot take prepared parameters: the values are inlined as SQL literals.
+    sql = VIEWS
+    for name, value in params.items():
+        sql = sql.replace(f"${name}", "'" + str(value).replace("'", "''") + "'")
+    con.execute(sql)
+
+
 def run_duckdb_report(
     inputs: Inputs, *, threads: int | None = None, memory_limit: str | None = None
 ) -> DuckResult:
@@ -69,20 +88,7 @@ def run_duckdb_report(
             con.execute(f"set threads = {int(threads)}")
         if memory_limit:
             con.execute("set memory_limit = ?", [memory_limit])
-        glob = str(inputs.fact("parquet", "by_date") / "*" / "*.parquet")
-        params = {
-            "fact": glob,
-            "products": str(inputs.products_csv),
-            "customers": str(inputs.dim("customers", "parquet") / "*.parquet"),
-            "stores": str(inputs.dim("stores", "parquet") / "*.parquet"),
-            "window_start": inputs.window_start,
-            "window_end": inputs.window_end,
-        }
-        # A view cannot take prepared parameters: the values are inlined as SQL literals.
-        sql = ENRICHED
-        for name, value in params.items():
-            sql = sql.replace(f"${name}", "'" + str(value).replace("'", "''") + "'")
-        con.execute(sql)
+        create_views(con, inputs)
         collected = {name: con.execute(query).df() for name, query in OUTPUT_SQL.items()}
         used = con.execute("select current_setting('threads')").fetchone()[0]
     finally:
