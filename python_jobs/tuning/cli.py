@@ -181,14 +181,14 @@ def probe(
         spark.stop()
     table = Table("step", "result rows", "Spark s", "DuckDB s", "Spark / DuckDB", "same result", "what")
     table.add_row(
-        "start", "", f"{start_s:.2f}", "", "", "", "the SparkSession (a JVM) against a DuckDB connection"
+        "start", "", f"{start_s:.2f}", "", "", "", "the SparkSession (a JVM); DuckDB runs in this process"
     )
     for row in rows:
         table.add_row(
             row.name, f"{row.rows:,}", f"{row.spark_s:.2f}", f"{row.duckdb_s:.2f}", f"{row.ratio:.1f}x",
             str(row.equal), row.what,
         )  # fmt: skip
-    Console().print(table)
+    Console(width=max(Console().width, 200)).print(table)  # a line per step, also when piped to a file
     if out is not None:
         record = {
             "start_s": round(start_s, 3),
