@@ -301,6 +301,13 @@ def _sources(t_env: TableEnvironment, cfg: SqlJobConfig) -> None:
     """)
 
 
+def _reads_enriched(cfg: SqlJobConfig) -> bool:
+    """Whether a statement reads `enriched` (every reading joined with its store): the per-reading join, the hop
+    or the patterns over every reading, the materialized view, the latency probe."""
+    per_reading = cfg.join_on == "readings" or cfg.hop_from == "events" or cfg.patterns_on == "events"
+    return per_reading or "state" in cfg.parts or "latency" in cfg.parts
+
+
 def _joins_offsets(cfg: SqlJobConfig) -> bool:
     return cfg.scalar_udf and cfg.calibrate_on == "windows" and cfg.udfs == "sql"
 
@@ -446,7 +453,8 @@ def _events(t_env: TableEnvironment, cfg: SqlJobConfig, share: bool = False) -> 
         FROM {enriched_from} AS e
         JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time AS d ON e.sensor_id = d.sensor_id
     """)
-    if share:
+    if share and _reads_enriched(cfg):
+        # Only when a consumer reads it: `toDataStream` plans and translates its query right away.
         _share(t_env, "enriched_unshared", "enriched", "event_time")
     # After the dedup per minute event_time is not a row time (see above): plain timestamps, the same values.
     first, last = (

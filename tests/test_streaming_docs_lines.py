@@ -17,20 +17,20 @@ CITED = [
         {289: "CREATE TABLE sensor_dim_log", 297: "CREATE TEMPORARY VIEW sensor_dim AS"},
     ),
     (
-        "lines 925\u2013932",  # the table uses an en dash
+        "lines 933\u2013940",  # the table uses an en dash
         SQL_JOB,
-        {925: "INSERT INTO sensor_state_sink", 931: "FROM enriched GROUP BY sensor_id"},
+        {933: "INSERT INTO sensor_state_sink", 939: "FROM enriched GROUP BY sensor_id"},
     ),
-    ("line 846", SQL_JOB, {846: '"debezium-json"'}),
-    ("line 481", SQL_JOB, {481: "FROM TABLE(TUMBLE(TABLE enriched"}),
-    ("line 810", SQL_JOB, {810: 'rollover = "2 s" if live'}),
-    ("line 447", SQL_JOB, {447: "JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time"}),
+    ("line 854", SQL_JOB, {854: '"debezium-json"'}),
+    ("line 489", SQL_JOB, {489: "FROM TABLE(TUMBLE(TABLE enriched"}),
+    ("line 818", SQL_JOB, {818: 'rollover = "2 s" if live'}),
+    ("line 454", SQL_JOB, {454: "JOIN sensor_dim FOR SYSTEM_TIME AS OF e.event_time"}),
     ("line 108", SQL_JOB, {108: "def make_calibrate("}),
     ("line 165", SQL_JOB, {165: "def zscore("}),
     (
-        "lines 860, 862",
+        "lines 868, 870",
         SQL_JOB,
-        {860: 'create_temporary_function("calibrate"', 862: 'create_temporary_function("zscore"'},
+        {868: 'create_temporary_function("calibrate"', 870: 'create_temporary_function("zscore"'},
     ),
     ("line 171", "streaming/datastream_job.py", {171: ".side_output_late_data("}),
 ]
