@@ -139,3 +139,17 @@ def test_cli_rejects_an_unknown_fix_with_the_list(tmp_path) -> None:
     assert proc.returncode == 2
     assert "unknown fix 'brodcast'; the fixes are: parquet, pruning, builtin" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "duckdb", "probe", "dynamic"])
+def test_a_dataset_not_prepared_is_refused_with_what_is_missing(tmp_path, command) -> None:
+    from typer.testing import CliRunner
+
+    from python_jobs.tuning.cli import app
+
+    args = [command, "--dataset", str(tmp_path)] + (
+        [] if command == "probe" else ["--out", str(tmp_path / "o")]
+    )
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "inputs.json" in result.output and not (tmp_path / "o").exists()

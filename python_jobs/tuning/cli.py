@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.table import Table
 from python_jobs.cli_support import known_name
 from python_jobs.config import load_settings, load_spark_settings
 from python_jobs.tuning.fixes import FIX_NAMES, FIXES, STORAGE_LEVELS, JobVariant, get_fix
+
+if TYPE_CHECKING:
+    from python_jobs.tuning.inputs import Inputs
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
@@ -28,6 +31,17 @@ def _check_fixes(names: list[str] | None) -> list[str] | None:
     for name in names or ():
         known_name(get_fix)(name)
     return names
+
+
+def _load_inputs(dataset: Path) -> Inputs:
+    """The dataset's prepared inputs, or exit 2 saying what is missing (e.g. `prepare` not run yet)."""
+    from python_jobs.tuning.inputs import Inputs
+
+    try:
+        return Inputs.load(dataset.resolve(), load_settings().seeds_dir)
+    except FileNotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
 
 
 @app.command("fixes")
@@ -76,7 +90,6 @@ def run(
     ] = 200,
 ) -> None:
     """Run the report job with the given fixes on (none: the slow job) in a fresh Spark application."""
-    from python_jobs.tuning.inputs import Inputs
     from python_jobs.tuning.run import run_variant, sized_variant
 
     if storage_level not in STORAGE_LEVELS:
@@ -87,11 +100,7 @@ def run(
     settings = load_settings()
     dataset = dataset.resolve()
     spark_settings = load_spark_settings(settings.data_dir)
-    try:
-        inputs = Inputs.load(dataset, settings.seeds_dir)
-    except FileNotFoundError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+    inputs = _load_inputs(dataset)
     variant = JobVariant(
         fixes=frozenset(FIX_NAMES if tuned else (fix or ())),
         storage_level=storage_level,
@@ -114,13 +123,11 @@ def dynamic(
     """The tuned report on a fresh standalone cluster with dynamic allocation: executors added and removed."""
     from python_jobs.batch.atomic import write_atomic
     from python_jobs.tuning.dynamic import run_dynamic
-    from python_jobs.tuning.inputs import Inputs
     from python_jobs.tuning.run import sized_variant
 
-    settings = load_settings()
-    dataset, out = dataset.resolve(), out.resolve()
-    spark_settings = load_spark_settings(settings.data_dir)
-    inputs = Inputs.load(dataset, settings.seeds_dir)
+    out = out.resolve()
+    spark_settings = load_spark_settings(load_settings().data_dir)
+    inputs = _load_inputs(dataset)
     variant = sized_variant(JobVariant(fixes=frozenset(FIX_NAMES)), inputs, f"local[{max_executors}]")
     record = run_dynamic(inputs, variant, spark_settings, out / "cluster", max_executors=max_executors)
     write_atomic(out / "dynamic.json", lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
@@ -136,14 +143,8 @@ def duckdb_reference(
 ) -> None:
     """The same report in DuckDB (the reference the tuned job is compared with): outputs and result.json."""
     from python_jobs.tuning.duckdb_report import run_duckdb_report, write_duckdb_result
-    from python_jobs.tuning.inputs import Inputs
 
-    settings = load_settings()
-    try:
-        inputs = Inputs.load(dataset.resolve(), settings.seeds_dir)
-    except FileNotFoundError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+    inputs = _load_inputs(dataset)
     record = write_duckdb_result(out.resolve(), run_duckdb_report(inputs, threads=threads))
     json.dump(record, sys.stdout, indent=2)
     sys.stdout.write("\n")
@@ -163,15 +164,10 @@ def probe(
 
     from python_jobs.batch.atomic import write_atomic
     from python_jobs.batch.spark.session import build_session
-    from python_jobs.tuning.inputs import Inputs
     from python_jobs.tuning.probe import run_probes
 
     settings = load_settings()
-    try:
-        inputs = Inputs.load(dataset.resolve(), settings.seeds_dir)
-    except FileNotFoundError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+    inputs = _load_inputs(dataset)
     started = time.perf_counter()
     spark = build_session(replace(load_spark_settings(settings.data_dir), event_log_dir=None), "tuning-probe")
     start_s = time.perf_counter() - started
