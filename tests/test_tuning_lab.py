@@ -117,6 +117,11 @@ def test_a_size_the_machine_cannot_hold_is_refused_before_starting() -> None:
     refuse_if_too_big("10GB", variants("bound,tuned,duckdb"), total_bytes=24 * 2**30)
     # Without the collect anti-pattern only the driver heap is needed.
     assert memory_needed(10 * 10**9, [Planned("ends", FIX_NAMES, "MEMORY_AND_DISK")])[0] < 16 * 2**30
+    # The Dask workers hold the enriched lines: fine at 1GB, not at 10GB, whatever else the plan holds.
+    refuse_if_too_big("1GB", variants("dask"), total_bytes=24 * 2**30)
+    with pytest.raises(typer.BadParameter, match=r"SIZE=10GB needs about \d+\.\d GiB \(2 Dask workers"):
+        refuse_if_too_big("10GB", variants("tuned,dask"), total_bytes=24 * 2**30)
+    assert memory_needed(10 * 10**9, variants("duckdb"))[0] == 2**30
 
 
 def test_the_report_is_written_whole_and_the_chart_only_with_cumulative_steps(tmp_path) -> None:

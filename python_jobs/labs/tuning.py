@@ -47,6 +47,11 @@ DEFAULT_LEVEL = "MEMORY_AND_DISK"
 # runs: 115.6 MiB at 100MB), and what a Python process holds before any data.
 TO_DRIVER_PER_INPUT_BYTE = 1.25
 PYTHON_BASE_BYTES = 2**30
+# The Dask part's LocalCluster (dask_lab's default), and a worker's peak RSS in its unlimited-memory runs: a bare
+# worker plus 2.3 bytes per byte of SIZE (2,423 MiB at 1GB, 210 MiB on the tests' kilobytes).
+DASK_WORKERS = 2
+DASK_WORKER_PER_INPUT_BYTE = 2.3
+DASK_WORKER_BASE_BYTES = 200 * 2**20
 
 
 def _python_env() -> dict[str, str]:
@@ -128,17 +133,28 @@ def variants(plan: str) -> list[Planned]:
 def memory_needed(size_bytes: int, planned: list[Planned]) -> tuple[int, str]:
     """Bytes of memory the plan's hungriest run needs at this size, and why. Spark's driver (local mode: the
     whole engine) gets its heap; a run without the `no-collect` fix also holds every enriched line of the window
-    twice in Python (the Arrow batches toPandas() receives, then the DataFrame made from them)."""
-    heap = _gib(spark_env(size_bytes)["GROCERY_SPARK_DRIVER_MEMORY"])
-    collects = [p for p in planned if p.kind not in NOT_SPARK and "no-collect" not in p.fixes]
-    if not collects:
-        return heap + PYTHON_BASE_BYTES, f"the {heap / 2**30:.0f} GiB driver heap"
-    lines = int(TO_DRIVER_PER_INPUT_BYTE * size_bytes)
-    why = (
-        f"the {heap / 2**30:.0f} GiB driver heap and 2 x {lines / 2**30:.1f} GiB of enriched lines that "
-        f"{collects[0].label} sends to Python with toPandas()"
-    )
-    return heap + 2 * lines + PYTHON_BASE_BYTES, why
+    twice in Python (the Arrow batches toPandas() receives, then the DataFrame made from them). The Dask part's
+    workers hold the enriched lines in memory in every run but the limited one."""
+    needs = [(PYTHON_BASE_BYTES, "a Python process (DuckDB spills past its own memory limit)")]
+    if any(p.kind not in NOT_SPARK for p in planned):
+        heap = _gib(spark_env(size_bytes)["GROCERY_SPARK_DRIVER_MEMORY"])
+        needs.append((heap + PYTHON_BASE_BYTES, f"the {heap / 2**30:.0f} GiB driver heap"))
+        collects = [p for p in planned if p.kind not in NOT_SPARK and "no-collect" not in p.fixes]
+        if collects:
+            lines = int(TO_DRIVER_PER_INPUT_BYTE * size_bytes)
+            why = (
+                f"the {heap / 2**30:.0f} GiB driver heap and 2 x {lines / 2**30:.1f} GiB of enriched lines that "
+                f"{collects[0].label} sends to Python with toPandas()"
+            )
+            needs.append((heap + 2 * lines + PYTHON_BASE_BYTES, why))
+    if any(p.kind == "dask" for p in planned):
+        worker = int(DASK_WORKER_PER_INPUT_BYTE * size_bytes) + DASK_WORKER_BASE_BYTES
+        why = (
+            f"{DASK_WORKERS} Dask workers of about {worker / 2**30:.1f} GiB each, holding the enriched lines "
+            "in memory (PLAN without dask runs the rest)"
+        )
+        needs.append((DASK_WORKERS * worker + PYTHON_BASE_BYTES, why))
+    return max(needs)
 
 
 def _gib(text: str) -> int:
