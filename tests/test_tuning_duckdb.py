@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from python_jobs.tuning.duckdb_report import run_duckdb_report
 from python_jobs.tuning.fixes import FIX_NAMES
-from python_jobs.tuning.probe import PROBES, run_probes
+from python_jobs.tuning.probe import PROBES, probe_variant, run_probes
 from tests.batch_support import session
-from tests.tuning_support import inputs, run
+from tests.tuning_support import SIZES, inputs, run
 
 
 def test_duckdb_report_equals_the_spark_job() -> None:
@@ -16,7 +16,7 @@ def test_duckdb_report_equals_the_spark_job() -> None:
 
 
 def test_each_step_of_the_report_gives_the_same_result_in_spark_and_duckdb() -> None:
-    rows = run_probes(session(), inputs(), repeat=1, warm_up=False, threads=2)
+    rows = run_probes(session(), inputs(), probe_variant(**SIZES), repeat=1, warm_up=False, threads=2)
     assert [r.name for r in rows] == [p.name for p in PROBES]
     assert all(r.equal for r in rows), [(r.name, r.rows) for r in rows if not r.equal]
     by_name = {r.name: r for r in rows}

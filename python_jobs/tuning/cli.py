@@ -164,15 +164,20 @@ def probe(
 
     from python_jobs.batch.atomic import write_atomic
     from python_jobs.batch.spark.session import build_session
-    from python_jobs.tuning.probe import run_probes
+    from python_jobs.tuning.probe import probe_variant, run_probes
+    from python_jobs.tuning.run import sized_variant
 
     settings = load_settings()
     inputs = _load_inputs(dataset)
     started = time.perf_counter()
-    spark = build_session(replace(load_spark_settings(settings.data_dir), event_log_dir=None), "tuning-probe")
+    spark_settings = replace(load_spark_settings(settings.data_dir), event_log_dir=None)
+    spark = build_session(spark_settings, "tuning-probe")
     start_s = time.perf_counter() - started
+    variant = sized_variant(
+        probe_variant(), inputs, spark_settings.master
+    )  # the tuned job's sizes for the data
     try:
-        rows = run_probes(spark, inputs, repeat=repeat, threads=threads)
+        rows = run_probes(spark, inputs, variant, repeat=repeat, threads=threads)
     finally:
         spark.stop()
     table = Table("step", "result rows", "Spark s", "DuckDB s", "Spark / DuckDB", "same result", "what")

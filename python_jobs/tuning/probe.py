@@ -77,14 +77,24 @@ def _best(run: Callable[[], tuple[int, int]], repeat: int, warm_up: bool) -> tup
     return best, result
 
 
+def probe_variant(**sizes: int) -> JobVariant:
+    """The tuned job without its cache: each step computed from the files, as DuckDB computes it."""
+    return JobVariant(fixes=frozenset(set(FIX_NAMES) - {"cache"}), **sizes)
+
+
 def run_probes(
-    spark: SparkSession, inputs: Inputs, *, repeat: int = 2, warm_up: bool = True, threads: int | None = None
+    spark: SparkSession,
+    inputs: Inputs,
+    variant: JobVariant,
+    *,
+    repeat: int = 2,
+    warm_up: bool = True,
+    threads: int | None = None,
 ) -> list[ProbeRow]:
-    """Each probe in Spark (the tuned job's settings, without its cache: each step computed from the files) and
-    in DuckDB; `spark` is started by the caller, so its start is timed there."""
+    """Each probe in Spark under `variant`'s settings (`probe_variant`, sized for the data) and in DuckDB;
+    `spark` is started by the caller, so its start is timed there."""
     import duckdb
 
-    variant = JobVariant(fixes=frozenset(set(FIX_NAMES) - {"cache"}))
     rows = []
     con = duckdb.connect()
     try:
