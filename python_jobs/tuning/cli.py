@@ -173,9 +173,8 @@ def probe(
     spark_settings = replace(load_spark_settings(settings.data_dir), event_log_dir=None)
     spark = build_session(spark_settings, "tuning-probe")
     start_s = time.perf_counter() - started
-    variant = sized_variant(
-        probe_variant(), inputs, spark_settings.master
-    )  # the tuned job's sizes for the data
+    # The tuned job's sizes for this data (shuffle partitions from the window's bytes).
+    variant = sized_variant(probe_variant(), inputs, spark_settings.master)
     try:
         rows = run_probes(spark, inputs, variant, repeat=repeat, threads=threads)
     finally:

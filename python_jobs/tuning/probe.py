@@ -18,9 +18,16 @@ from pyspark.sql import functions as F
 from python_jobs.tuning.duckdb_report import OUTPUT_SQL, create_views
 from python_jobs.tuning.fixes import FIX_NAMES, JobVariant
 from python_jobs.tuning.inputs import Inputs
-from python_jobs.tuning.report_job import applied, enriched_lines, read_fact, report_frames, session_conf
+from python_jobs.tuning.report_job import (
+    OUTPUT_KEYS,
+    applied,
+    enriched_lines,
+    read_fact,
+    report_frames,
+    session_conf,
+)
 
-OUTPUT_KEYS_SQL = "week_start, store_id, category_id, segment"
+WEEKLY_KEYS = OUTPUT_KEYS["weekly_sales"]
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,9 @@ PROBES: tuple[Probe, ...] = (
     Probe("scan + 3 joins", "the enriched lines: products, customers and stores joined (broadcast in Spark)",
           lambda f, e, v: e, "select * from enriched", "cents"),
     Probe("group by the output keys", "weekly_sales' grouping without its distinct count: few groups",
-          lambda f, e, v: e.groupBy("week_start", "store_id", "category_id", "segment").agg(
-              F.sum("cents").alias("revenue_cents")),
-          f"select {OUTPUT_KEYS_SQL}, sum(cents) as revenue_cents from enriched group by all", "revenue_cents"),
+          lambda f, e, v: e.groupBy(*WEEKLY_KEYS).agg(F.sum("cents").alias("revenue_cents")),
+          f"select {', '.join(WEEKLY_KEYS)}, sum(cents) as revenue_cents from enriched group by all",
+          "revenue_cents"),
     Probe("group by order x category", "the grouping a distinct order count needs: a group per order and category",
           lambda f, e, v: e.groupBy("order_id", "category_id").agg(F.sum("cents").alias("revenue_cents")),
           "select order_id, category_id, sum(cents) as revenue_cents from enriched group by all",
