@@ -11,7 +11,7 @@ import typer
 
 from python_jobs.labs.tuning import _row, memory_needed, refuse_if_too_big, status_of, variants, write_report
 from python_jobs.labs.tuning_report import Planned, markdown, shares, time_table
-from python_jobs.tuning.fixes import FIX_NAMES, cumulative
+from python_jobs.tuning.fixes import FIX_NAMES, cumulative, sized
 
 META = {"size": "100MB", "fact_rows": 1000, "window": "a..b", "command": "make lab-tuning", "when": "now",
         "cpus": 2, "load_before": [1.0], "load_after": [1.0]}  # fmt: skip
@@ -44,6 +44,19 @@ def test_plan_order_and_names() -> None:
     assert [p.label for p in variants("ends")] == ["slow", "tuned", "duckdb"]
     with pytest.raises(typer.BadParameter, match="unknown plan part 'fast'"):
         variants("ends,fast")
+
+
+def test_shuffle_partitions_are_sized_to_what_the_shuffle_moves_not_to_the_input() -> None:
+    window_10gb = 717 * 10**6  # the 10 GB dataset's report window, Parquet
+    before, after = sized(window_10gb, 2, broadcast=False), sized(window_10gb, 2, broadcast=True)
+    # Before broadcast the joins shuffle ~14 GB of lines: ~64 MiB a partition is about Spark's own 200, not the
+    # 11 that sizing from the input gave (and spilled 27 GB); after it the ~2.6 GB of aggregates need ~40.
+    assert 200 <= before["tuned_partitions"] <= 230 and 35 <= after["tuned_partitions"] <= 45
+    assert sized(1000, 2, broadcast=False) == {
+        "tuned_partitions": 4,
+        "skew_bytes": 1281,
+    }  # at least 2 per core
+    assert all(s["skew_bytes"] * 4 * s["tuned_partitions"] <= window_10gb * 21 for s in (before, after))
 
 
 def test_shares_sum_to_the_whole_gain_and_alone_is_against_slow() -> None:

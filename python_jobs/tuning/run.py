@@ -30,8 +30,9 @@ def cores_of(master: str) -> int:
 
 
 def sized_variant(variant: JobVariant, inputs: Inputs, master: str) -> JobVariant:
-    """The variant with the fixes' sizes set from the report window's data and the cores."""
-    return replace(variant, **sized(inputs.window_parquet_bytes, cores_of(master)))
+    """The variant with the fixes' sizes set from the report window's data, the cores and the variant's plan."""
+    sizes = sized(inputs.window_parquet_bytes, cores_of(master), broadcast=variant.on("broadcast"))
+    return replace(variant, **sizes)
 
 
 def write_result(out: Path, result: RunResult, variant: JobVariant, extra: dict[str, object]) -> dict:
