@@ -93,6 +93,21 @@ def test_limited_worker_memory_spills_and_keeps_the_report(tmp_path: Path, runs:
     assert "| limited |" in table and "fewer tasks" in table
 
 
+def test_out_of_core_workers_are_capped_and_keep_the_report(tmp_path: Path, runs: dict[str, DaskRun]) -> None:
+    capped, limited = run_memory(inputs(), tmp_path, worker_memory=2**30)
+    # The limit the workers hold: Dask's default ("auto") would have split the machine's memory between them.
+    assert capped["mode"] == "capped" and capped["memory_limit"] == "1024.00 MiB"
+    assert capped["spilled_bytes"] == 0 and limited["spilled_bytes"] > 0  # kilobytes stay under the cap
+    assert capped["checksums"] == limited["checksums"] == runs["simplified"].checksums
+    meta = {"dataset": "d", "fact_rows": 1, "window": "w", "workers": 2, "date": "t", "load_average_1m": 0,
+            "cpus": 2, "checked_against": "spark", "worker_memory": 9 * 2**30}  # fmt: skip
+    graph = [{**r.row(), "picture": {"note": "-"}, "same_checksums": True} for r in runs.values()]
+    memory = [{**capped, "same_checksums": True}]
+    table = markdown({"graph": graph, "scaling": [], "memory": memory, "meta": meta})
+    assert "out of core: every worker capped at 9.0 GiB" in table and "| capped | 1024.00 MiB |" in table
+
+
 def test_cli_help() -> None:
     result = CliRunner().invoke(dask_lab.app, ["--help"])
     assert result.exit_code == 0 and "--dataset" in result.output and "--naive-partitions" in result.output
+    assert "--worker-memory" in result.output

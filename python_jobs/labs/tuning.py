@@ -52,6 +52,8 @@ PYTHON_BASE_BYTES = 2**30
 DASK_WORKERS = 2
 DASK_WORKER_PER_INPUT_BYTE = 2.3
 DASK_WORKER_BASE_BYTES = 200 * 2**20
+# Out of core, the workers' share of the machine: the rest is the scheduler's, the lab's and the OS page cache's.
+DASK_SHARE_OF_MEMORY = 0.75
 
 
 def _python_env() -> dict[str, str]:
@@ -130,11 +132,22 @@ def variants(plan: str) -> list[Planned]:
     return runs
 
 
-def memory_needed(size_bytes: int, planned: list[Planned]) -> tuple[int, str]:
+def dask_worker_memory(size_bytes: int, total_bytes: int) -> int | None:
+    """None when the Dask part's workers can hold the enriched lines at this size (their measured peak), else
+    the cap a worker gets to run out of core: the machine's share split between them, the rest spilled."""
+    worker = int(DASK_WORKER_PER_INPUT_BYTE * size_bytes) + DASK_WORKER_BASE_BYTES
+    if DASK_WORKERS * worker + PYTHON_BASE_BYTES <= total_bytes:
+        return None
+    return int(DASK_SHARE_OF_MEMORY * total_bytes / DASK_WORKERS)
+
+
+def memory_needed(size_bytes: int, planned: list[Planned], total_bytes: int | None = None) -> tuple[int, str]:
     """Bytes of memory the plan's hungriest run needs at this size, and why. Spark's driver (local mode: the
     whole engine) gets its heap; a run without the `no-collect` fix also holds every enriched line of the window
     twice in Python (the Arrow batches toPandas() receives, then the DataFrame made from them). The Dask part's
-    workers hold the enriched lines in memory in every run but the limited one."""
+    workers hold the enriched lines in memory in every run but the limited one, or run out of core, capped, where
+    they could not (`dask_worker_memory`)."""
+    total = total_bytes if total_bytes is not None else psutil.virtual_memory().total
     needs = [(PYTHON_BASE_BYTES, "a Python process (DuckDB spills past its own memory limit)")]
     if any(p.kind not in NOT_SPARK for p in planned):
         heap = _gib(spark_env(size_bytes)["GROCERY_SPARK_DRIVER_MEMORY"])
@@ -148,11 +161,10 @@ def memory_needed(size_bytes: int, planned: list[Planned]) -> tuple[int, str]:
             )
             needs.append((heap + 2 * lines + PYTHON_BASE_BYTES, why))
     if any(p.kind == "dask" for p in planned):
-        worker = int(DASK_WORKER_PER_INPUT_BYTE * size_bytes) + DASK_WORKER_BASE_BYTES
-        why = (
-            f"{DASK_WORKERS} Dask workers of about {worker / 2**30:.1f} GiB each, holding the enriched lines "
-            "in memory (PLAN without dask runs the rest)"
-        )
+        cap = dask_worker_memory(size_bytes, total)
+        worker = cap or int(DASK_WORKER_PER_INPUT_BYTE * size_bytes) + DASK_WORKER_BASE_BYTES
+        how = "capped, out of core" if cap else "holding the enriched lines in memory"
+        why = f"{DASK_WORKERS} Dask workers of about {worker / 2**30:.1f} GiB each, {how}"
         needs.append((DASK_WORKERS * worker + PYTHON_BASE_BYTES, why))
     return max(needs)
 
@@ -164,7 +176,7 @@ def _gib(text: str) -> int:
 def refuse_if_too_big(size: str, planned: list[Planned], total_bytes: int | None = None) -> None:
     """Refuse, before anything is generated, a SIZE whose runs cannot fit in this machine's memory."""
     total = total_bytes if total_bytes is not None else psutil.virtual_memory().total
-    need, why = memory_needed(parse_size(size), planned)
+    need, why = memory_needed(parse_size(size), planned, total)
     if need > total:
         raise typer.BadParameter(
             f"SIZE={size} needs about {need / 2**30:.1f} GiB ({why}); this machine has {total / 2**30:.1f} GiB. "
@@ -180,7 +192,12 @@ def join_counts(plans: Path) -> dict[str, int]:
 
 
 def run_variant(
-    folder: Path, out: Path, planned: Planned, env: dict[str, str], slow_partitions: int
+    folder: Path,
+    out: Path,
+    planned: Planned,
+    env: dict[str, str],
+    slow_partitions: int,
+    dask_memory: int | None = None,
 ) -> tuple[Measurement, dict]:
     if planned.kind == "reference":
         command = [
@@ -203,6 +220,8 @@ def run_variant(
             "--out",
             str(out),
         ]
+        if dask_memory:
+            command += ["--worker-memory", str(dask_memory)]
         # Every Dask run is checked against the Spark job's report when the lab has one at this size.
         slow = next(out.parent.glob("*-slow-*/result.json"), None)
         if slow is not None:
@@ -269,6 +288,7 @@ def main(
     """Generate and prepare (once), then run every planned variant; write the report after each run."""
     planned = variants(plan)
     refuse_if_too_big(size, planned)
+    dask_memory = dask_worker_memory(parse_size(size), psutil.virtual_memory().total)
     settings = load_settings()
     folder = dataset(size, settings.data_dir / "labs" / "tuning")
     inputs = json.loads((folder / "tuning" / "inputs.json").read_text())
@@ -287,6 +307,7 @@ def main(
         "cpus": os.cpu_count(),
         "load_before": [round(x, 2) for x in os.getloadavg()],
         "slow_partitions": slow_partitions,
+        "dask_worker_memory": dask_memory,
     }
     rows: list[dict] = []
     # SIGTERM (a CI timeout, `kill`) stops the lab the way Ctrl-C does: the report says which run was cut.
@@ -303,7 +324,11 @@ def main(
                 started = time.perf_counter()
                 worker = threading.Thread(
                     target=lambda b=box, o=out, p=current: b.update(
-                        zip(("m", "result"), run_variant(folder, o, p, env, slow_partitions), strict=True)
+                        zip(
+                            ("m", "result"),
+                            run_variant(folder, o, p, env, slow_partitions, dask_memory),
+                            strict=True,
+                        )
                     ),
                     daemon=True,
                 )

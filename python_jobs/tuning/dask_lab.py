@@ -17,25 +17,31 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from dask.utils import parse_bytes
 from rich.console import Console
 from rich.progress import Progress
 
 from python_jobs.batch.atomic import write_atomic
-from python_jobs.compute.dask.cluster import dask_client
 from python_jobs.config import load_settings
 from python_jobs.tuning.dask_job import NAIVE_PARTITIONS, VARIANTS, draw_graph, run_variant
-from python_jobs.tuning.dask_scaling import local_settings, reported, run_memory, run_scaling
+from python_jobs.tuning.dask_scaling import TARGET, lab_client, reported, run_memory, run_scaling
 from python_jobs.tuning.inputs import Inputs
 
 STEPS = ("graph naive", "graph simplified", "scaling", "memory")
 
 
 def run_graph(
-    inputs: Inputs, out_dir: Path, *, naive_partitions: int, workers: int, advance=lambda: None
+    inputs: Inputs,
+    out_dir: Path,
+    *,
+    naive_partitions: int,
+    workers: int,
+    worker_memory: int | None = None,
+    advance=lambda: None,
 ) -> list[dict[str, object]]:
     """Both variants on one fixed LocalCluster, each with its own performance report and picture."""
     rows = []
-    with dask_client(local_settings(workers), local_directory=out_dir / "dask-space" / "graph"):
+    with lab_client(workers, out_dir / "dask-space" / "graph", worker_memory):
         for variant in VARIANTS:
             with reported(out_dir / f"dask-report-{variant}.html"):
                 run = run_variant(inputs, variant, naive_partitions=naive_partitions, workers=workers)
@@ -65,10 +71,12 @@ def run_dask_lab(
     *,
     naive_partitions: int = NAIVE_PARTITIONS,
     workers: int = 2,
+    worker_memory: int | None = None,
     spark_checksums: dict[str, str] | None = None,
 ) -> dict[str, object]:
     """The three tables on the prepared dataset at `dataset_dir`; `spark_checksums` (the Spark job's, if the
-    caller has them) adds a column saying whether each run matches them."""
+    caller has them) adds a column saying whether each run matches them. `worker_memory`: bytes a worker, to run
+    out of core (every cluster capped, spilling past `target`: dask_scaling); None: Dask's defaults."""
     inputs = Inputs.load(dataset_dir, load_settings().seeds_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     task = progress.add_task("dask", total=len(STEPS)) if progress else None
@@ -78,10 +86,11 @@ def run_dask_lab(
             progress.advance(task)
 
     started = time.perf_counter()
-    graph = run_graph(inputs, out_dir, naive_partitions=naive_partitions, workers=workers, advance=advance)
-    scaling = run_scaling(inputs, out_dir, workers=workers)
+    sizes = {"workers": workers, "worker_memory": worker_memory}
+    graph = run_graph(inputs, out_dir, naive_partitions=naive_partitions, advance=advance, **sizes)
+    scaling = run_scaling(inputs, out_dir, **sizes)
     advance()
-    memory = run_memory(inputs, out_dir, workers=workers)
+    memory = run_memory(inputs, out_dir, **sizes)
     advance()
     reference = spark_checksums or graph[0]["checksums"]
     for row in (*graph, *scaling, *memory):
@@ -97,6 +106,7 @@ def run_dask_lab(
             "checked_against": "spark" if spark_checksums else "naive",
             "naive_partitions": naive_partitions,
             "workers": workers,
+            "worker_memory": worker_memory,
             "load_average_1m": round(os.getloadavg()[0], 2),
             "cpus": os.cpu_count(),
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -110,9 +120,15 @@ def run_dask_lab(
 def markdown(result: dict) -> str:
     """The three tables as Markdown, with what they were checked against and the machine's load."""
     meta = result["meta"]
+    capped = meta.get("worker_memory")
+    memory = (
+        f", out of core: every worker capped at {capped / 2**30:.1f} GiB, spilling past {TARGET:.0%} of it"
+        if capped
+        else ""
+    )
     lines = [
         f"Dataset {meta['dataset']} ({meta['fact_rows']:,} fact rows, window {meta['window']}), "
-        f"{meta['workers']} workers x 1 thread; {meta['date']}, load average {meta['load_average_1m']} "
+        f"{meta['workers']} workers x 1 thread{memory}; {meta['date']}, load average {meta['load_average_1m']} "
         f"on {meta['cpus']} CPUs; checksums compared with the {meta['checked_against']} run.",
         "",
         "| variant | fact partitions | tasks (graphs sent) | tasks run | seconds | same checksums | picture |",
@@ -180,6 +196,13 @@ def lab(
         int, typer.Option(help="Partitions the naive job spreads every frame over.", min=1)
     ] = NAIVE_PARTITIONS,
     workers: Annotated[int, typer.Option(help="LocalCluster workers (one thread each).", min=1)] = 2,
+    worker_memory: Annotated[
+        str | None,
+        typer.Option(
+            help="Run out of core: cap every worker at this much memory (e.g. 9GiB), spilling past 60 % of it. "
+            "Default: Dask's own limits."
+        ),
+    ] = None,
     spark_result: Annotated[
         Path | None,
         typer.Option(
@@ -200,6 +223,7 @@ def lab(
                 progress,
                 naive_partitions=naive_partitions,
                 workers=workers,
+                worker_memory=parse_bytes(worker_memory) if worker_memory else None,
                 spark_checksums=spark,
             )
     except FileNotFoundError as error:

@@ -11,6 +11,11 @@ worker memory. Every run writes its own `performance_report` HTML and keeps the 
   whose baseline (the interpreter, pandas, pyarrow: ~150 MiB) is above any limit sized to small data, and a
   paused worker of a two-worker cluster waits forever. Bytes spilled come from each worker's SpillBuffer
   (`spill_metrics`), peak RSS from sampling the worker processes.
+* Out of core: with `worker_memory` set (the lab sets it when the workers could not hold the data), every
+  cluster here is capped at that many bytes a worker with the same `target`-only spilling, and the memory
+  table's first run is `capped` at it instead of `unlimited`. Dask's own default ("auto": the machine's memory
+  split between the workers, then pause at 80 % and restart at 95 % of the RSS) would pause a worker of two
+  forever or kill it mid-task on data larger than memory.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +41,26 @@ ADAPT_INTERVAL = "250ms"
 ADAPT_WAIT_COUNT = 4  # idle checks in a row before adapt removes a worker: one second at ADAPT_INTERVAL
 SETTLE_SECONDS = 20.0  # how long after the run the timeline waits for adapt to remove the workers
 TARGET = 0.6  # distributed's default `target`: spill once managed memory is above this share of the limit
+
+
+TARGET_ONLY = {
+    "distributed.worker.memory.target": TARGET,
+    "distributed.worker.memory.spill": False,
+    "distributed.worker.memory.pause": False,
+    "distributed.worker.memory.terminate": False,
+}
+
+
+@contextmanager
+def lab_client(workers: int, local_directory: Path, worker_memory: int | None = None) -> Iterator[object]:
+    """A client of a new LocalCluster of `workers`: Dask's default memory settings, or with `worker_memory`
+    capped at that many bytes a worker, spilling only past `target` (module docstring)."""
+    limit = {"memory_limit": str(worker_memory)} if worker_memory else {}
+    with (
+        dask.config.set(TARGET_ONLY if worker_memory else {}),
+        dask_client(local_settings(workers), local_directory=local_directory, **limit) as client,
+    ):
+        yield client
 
 
 def local_settings(workers: int) -> ComputeSettings:
@@ -135,14 +162,19 @@ def reported(path: Path):
 
 
 def run_scaling(
-    inputs: Inputs, out_dir: Path, *, workers: int = 2, modes: tuple[str, ...] = ("fixed", "adaptive")
+    inputs: Inputs,
+    out_dir: Path,
+    *,
+    workers: int = 2,
+    modes: tuple[str, ...] = ("fixed", "adaptive"),
+    worker_memory: int | None = None,
 ) -> list[dict[str, object]]:
     """The simplified report on `workers` fixed workers, then on an adaptive cluster of 0..`workers`."""
     rows = []
     for mode in modes:
-        settings = local_settings(workers if mode == "fixed" else 0)
         started = time.perf_counter()
-        with dask_client(settings, local_directory=out_dir / "dask-space" / mode) as client:
+        space = out_dir / "dask-space" / mode
+        with lab_client(workers if mode == "fixed" else 0, space, worker_memory) as client:
             cluster = client.cluster
             if mode == "adaptive":
                 cluster.adapt(  # type: ignore[union-attr]
@@ -171,47 +203,50 @@ def run_scaling(
     return rows
 
 
+def _memory_limit(dask_worker: object) -> int | None:
+    return dask_worker.memory_manager.memory_limit  # type: ignore[attr-defined]
+
+
 def _persisted_bytes(run: DaskRun) -> int:
     return int(run.extra.get("persisted_bytes", 0))
 
 
 def run_memory(
-    inputs: Inputs, out_dir: Path, *, workers: int = 2, partitions: int | None = None
+    inputs: Inputs,
+    out_dir: Path,
+    *,
+    workers: int = 2,
+    partitions: int | None = None,
+    worker_memory: int | None = None,
 ) -> list[dict[str, object]]:
-    """The simplified report with unlimited worker memory, then with a limit per worker of a third of its share
-    of the persisted lines (so `target` is a fifth of it: most of it must go to disk). `partitions`: of the
-    fact, four per worker by default, so one partition is a fraction of what a worker holds."""
+    """The simplified report with unlimited worker memory (or, out of core, `capped` at `worker_memory`), then
+    with a limit per worker of a third of its share of the persisted lines (so `target` is a fifth of it: most
+    of it must go to disk). `partitions`: of the fact, four per worker by default, so one partition is a
+    fraction of what a worker holds."""
     partitions = partitions or 4 * workers
     rows: list[dict[str, object]] = []
+    first = "capped" if worker_memory else "unlimited"
     limit: int | None = None
-    for mode in ("unlimited", "limited"):
-        conf = {}
-        if mode == "limited":
-            conf = {
-                "distributed.worker.memory.target": TARGET,
-                "distributed.worker.memory.spill": False,
-                "distributed.worker.memory.pause": False,
-                "distributed.worker.memory.terminate": False,
-            }
+    for mode in (first, "limited"):
+        cap = {"unlimited": None, "capped": worker_memory, "limited": limit}[mode]
+        space = out_dir / "dask-space" / mode
         with (
-            dask.config.set(conf),
-            dask_client(
-                local_settings(workers),
-                local_directory=out_dir / "dask-space" / mode,
-                memory_limit=str(limit) if mode == "limited" else "0",
-            ) as client,
+            dask.config.set({} if mode == "unlimited" else TARGET_ONLY),
+            dask_client(local_settings(workers), local_directory=space, memory_limit=str(cap or 0)) as client,
         ):
             before = client.run(spill_metrics)
+            # The limit as the workers hold it, not as asked: a worker started with another reads as such.
+            held = {w or 0 for w in client.run(_memory_limit).values()}
             with WorkerRss(client) as rss, reported(out_dir / f"dask-report-memory-{mode}.html"):
                 run = run_variant(inputs, "simplified", workers=workers, partitions=partitions)
             after = client.run(spill_metrics)
         spilled = int(sum(after[w]["written"] - before.get(w, {}).get("written", 0.0) for w in after))
-        if mode == "unlimited":
+        if mode == first:
             limit = max(1, _persisted_bytes(run) // (3 * workers))
         rows.append(
             {
                 "mode": mode,
-                "memory_limit": "none" if mode == "unlimited" else f"{limit / 2**20:.2f} MiB",
+                "memory_limit": ", ".join(f"{w / 2**20:.2f} MiB" if w else "none" for w in sorted(held)),
                 "persisted_mib": round(_persisted_bytes(run) / 2**20, 2),
                 "seconds": round(run.seconds, 2),
                 "spilled_bytes": spilled,
