@@ -132,11 +132,14 @@ def variants(plan: str) -> list[Planned]:
     return runs
 
 
+def _dask_worker_peak(size_bytes: int) -> int:
+    return int(DASK_WORKER_PER_INPUT_BYTE * size_bytes) + DASK_WORKER_BASE_BYTES
+
+
 def dask_worker_memory(size_bytes: int, total_bytes: int) -> int | None:
     """None when the Dask part's workers can hold the enriched lines at this size (their measured peak), else
     the cap a worker gets to run out of core: the machine's share split between them, the rest spilled."""
-    worker = int(DASK_WORKER_PER_INPUT_BYTE * size_bytes) + DASK_WORKER_BASE_BYTES
-    if DASK_WORKERS * worker + PYTHON_BASE_BYTES <= total_bytes:
+    if DASK_WORKERS * _dask_worker_peak(size_bytes) + PYTHON_BASE_BYTES <= total_bytes:
         return None
     return int(DASK_SHARE_OF_MEMORY * total_bytes / DASK_WORKERS)
 
@@ -162,7 +165,7 @@ def memory_needed(size_bytes: int, planned: list[Planned], total_bytes: int | No
             needs.append((heap + 2 * lines + PYTHON_BASE_BYTES, why))
     if any(p.kind == "dask" for p in planned):
         cap = dask_worker_memory(size_bytes, total)
-        worker = cap or int(DASK_WORKER_PER_INPUT_BYTE * size_bytes) + DASK_WORKER_BASE_BYTES
+        worker = cap or _dask_worker_peak(size_bytes)
         how = "capped, out of core" if cap else "holding the enriched lines in memory"
         why = f"{DASK_WORKERS} Dask workers of about {worker / 2**30:.1f} GiB each, {how}"
         needs.append((DASK_WORKERS * worker + PYTHON_BASE_BYTES, why))
@@ -287,8 +290,9 @@ def main(
 ) -> None:
     """Generate and prepare (once), then run every planned variant; write the report after each run."""
     planned = variants(plan)
-    refuse_if_too_big(size, planned)
-    dask_memory = dask_worker_memory(parse_size(size), psutil.virtual_memory().total)
+    total = psutil.virtual_memory().total
+    refuse_if_too_big(size, planned, total)
+    dask_memory = dask_worker_memory(parse_size(size), total)
     settings = load_settings()
     folder = dataset(size, settings.data_dir / "labs" / "tuning")
     inputs = json.loads((folder / "tuning" / "inputs.json").read_text())

@@ -199,8 +199,8 @@ def lab(
     worker_memory: Annotated[
         str | None,
         typer.Option(
-            help="Run out of core: cap every worker at this much memory (e.g. 9GiB), spilling past 60 % of it. "
-            "Default: Dask's own limits."
+            help=f"Run out of core: cap every worker at this much memory (e.g. 9GiB), spilling past {TARGET:.0%} "
+            "of it. Default: Dask's own limits."
         ),
     ] = None,
     spark_result: Annotated[

@@ -53,9 +53,9 @@ TARGET_ONLY = {
 
 @contextmanager
 def lab_client(workers: int, local_directory: Path, worker_memory: int | None = None) -> Iterator[object]:
-    """A client of a new LocalCluster of `workers`: Dask's default memory settings, or with `worker_memory`
-    capped at that many bytes a worker, spilling only past `target` (module docstring)."""
-    limit = {"memory_limit": str(worker_memory)} if worker_memory else {}
+    """A client of a new LocalCluster of `workers`: Dask's default memory settings (None), unlimited workers (0),
+    or each capped at `worker_memory` bytes, spilling only past `target` (module docstring)."""
+    limit = {"memory_limit": str(worker_memory)} if worker_memory is not None else {}
     with (
         dask.config.set(TARGET_ONLY if worker_memory else {}),
         dask_client(local_settings(workers), local_directory=local_directory, **limit) as client,
@@ -228,12 +228,8 @@ def run_memory(
     first = "capped" if worker_memory else "unlimited"
     limit: int | None = None
     for mode in (first, "limited"):
-        cap = {"unlimited": None, "capped": worker_memory, "limited": limit}[mode]
-        space = out_dir / "dask-space" / mode
-        with (
-            dask.config.set({} if mode == "unlimited" else TARGET_ONLY),
-            dask_client(local_settings(workers), local_directory=space, memory_limit=str(cap or 0)) as client,
-        ):
+        cap = {"unlimited": 0, "capped": worker_memory, "limited": limit}[mode]
+        with lab_client(workers, out_dir / "dask-space" / mode, cap) as client:
             before = client.run(spill_metrics)
             # The limit as the workers hold it, not as asked: a worker started with another reads as such.
             held = {w or 0 for w in client.run(_memory_limit).values()}

@@ -123,9 +123,8 @@ def cumulative() -> list[tuple[str, ...]]:
     return [FIX_NAMES[:i] for i in range(len(FIX_NAMES) + 1)]
 
 
-# Shuffle bytes (Spark's shuffle write) per byte of the report window's Parquet, measured at 1 GB and 10 GB: before
-# `broadcast` the three sort-merge joins shuffle every enriched line (20.7 and 20.4); after it only the partial
-# aggregates move (3.2 and 3.8).
+# Shuffle bytes (Spark's shuffle write) per byte of the report window's Parquet, as measured (docs/tuning.md): before
+# `broadcast` the three sort-merge joins shuffle every enriched line; after it only the partial aggregates move.
 SHUFFLE_PER_PARQUET_BYTE = {"sort-merge": 20.5, "broadcast": 3.75}
 PARTITION_BYTES = 64 * 2**20  # Spark's own target (spark.sql.adaptive.advisoryPartitionSizeInBytes)
 
@@ -134,8 +133,8 @@ def sized(fact_bytes: int, cores: int, broadcast: bool) -> dict[str, int]:
     """The fixes' sizes for a fact of `fact_bytes` (Parquet, the report window) on `cores` cores.
 
     A shuffle partition per ~64 MiB of what the shuffle moves, at least two per core. What it moves depends on
-    the plan: sized from the input instead, the partitions fix spilled 27 GB at 10 GB before `broadcast` (11
-    partitions for 13.9 GB). Skewed = above a quarter of a fair share of one partition's data.
+    the plan: sized from the input instead, the partitions before `broadcast` were far too few and spilled
+    (docs/tuning.md). Skewed = above a quarter of a fair share of one partition's data.
     """
     shuffle = fact_bytes * SHUFFLE_PER_PARQUET_BYTE["broadcast" if broadcast else "sort-merge"]
     partitions = max(2 * cores, round(shuffle / PARTITION_BYTES))
