@@ -4,6 +4,7 @@ with a memory limit below the data spill to disk and still give the same report.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,19 @@ def test_simplified_graph_has_at_least_half_the_tasks(runs: dict[str, DaskRun]) 
     # Naive: the raw fact persisted, then one compute per output; simplified: the lines persisted, one compute.
     assert naive.calls[0]["call"] == "persist fact" and len(naive.calls) == 4
     assert [c["call"] for c in simplified.calls] == ["persist enriched", "compute all outputs"]
+
+
+def test_distinct_counts_spread_past_one_partition_keep_the_report(
+    runs: dict[str, DaskRun], monkeypatch
+) -> None:
+    # One output partition per 64 MiB of the window: one on kilobytes, 11 on the 10 GB dataset's 717 MB window.
+    assert dask_job.distinct_split_out(inputs()) == 1
+    assert dask_job.distinct_split_out(dataclasses.replace(inputs(), window_parquet_bytes=717_285_724)) == 11
+    monkeypatch.setattr(dask_job, "distinct_split_out", lambda _inputs: 3)
+    with dask_client(local_settings(2)):
+        spread = run_variant(inputs(), "simplified")
+    assert spread.checksums == runs["simplified"].checksums
+    assert spread.graph_tasks > runs["simplified"].graph_tasks  # the deduplicated pairs were shuffled
 
 
 def test_graph_pictures_are_drawn(tmp_path: Path) -> None:

@@ -19,7 +19,10 @@ Same inputs (inputs.py), same three outputs and the same canonical form and chec
   * fewer, bigger partitions: a few per worker (`simplified_partitions`);
   * the dimensions as pandas frames: a one-partition frame is merged into every fact partition as it is
     (a broadcast join, nothing shuffled);
-  * the groupbys with `split_out=1`: the results are small, reduced in a tree, no shuffle;
+  * the sums with `split_out=1`: the results are small, reduced in a tree, no shuffle; the distinct counts with
+    one output partition per 64 MiB of the window's Parquet (`distinct_split_out`): a distinct count cannot
+    shrink before its last step, which holds every distinct (keys, id) pair, so past one partition's worth those
+    pairs are spread by a shuffle of the already deduplicated chunks (never of the lines);
   * the enriched lines persisted once on the workers, and the three outputs computed together from them.
 
 Task counts are of the graphs the scheduler was sent: each `compute`/`persist` call's expression optimised and
@@ -153,6 +156,13 @@ def simplified_partitions(inputs: Inputs, workers: int) -> int:
     return max(workers, round(inputs.window_parquet_bytes / (64 * 2**20)))
 
 
+def distinct_split_out(inputs: Inputs) -> int:
+    """Output partitions of a distinct count: one per ~64 MiB of the window's Parquet, like the fact's partitions.
+    One (a tree, no shuffle) while the window is small; past that, one task would hold every distinct (keys, id)
+    pair of the window."""
+    return max(1, round(inputs.window_parquet_bytes / (64 * 2**20)))
+
+
 def simplified_enriched(inputs: Inputs, partitions: int) -> dd.DataFrame:
     products, customers, stores = pandas_dimensions(inputs)
     fact = dd.read_parquet(
@@ -176,17 +186,21 @@ def simplified_enriched(inputs: Inputs, partitions: int) -> dd.DataFrame:
     return enriched[list(ENRICHED_COLUMNS)]
 
 
-def output_frames(enriched: dd.DataFrame, split_out: bool | int = True) -> dict[str, list[dd.Series]]:
+def output_frames(
+    enriched: dd.DataFrame, split_out: bool | int = True, distinct_split: bool | int | None = None
+) -> dict[str, list[dd.Series]]:
     """Each output as a list of grouped series (one per value column) on the same keys. A distinct count is a
     `nunique` per group (Dask's named `agg` has no distinct count); the series are joined in pandas.
 
-    `split_out`: Dask's default (True) lets a distinct count spread its result over several partitions, by a
-    shuffle; 1 reduces it in a tree to one partition, no shuffle: right when the result is small."""
+    `split_out`: Dask's default (True) lets a groupby spread its result over several partitions, by a shuffle;
+    1 reduces it in a tree to one partition, no shuffle: right when the result is small. `distinct_split`: the
+    distinct counts' own (default: `split_out`)."""
+    distinct_split = split_out if distinct_split is None else distinct_split
     frames: dict[str, list[dd.Series]] = {}
     for name, spec in OUTPUT_SPECS.items():
         grouped = enriched.groupby(spec["keys"], observed=True)
         parts = [
-            grouped[col].nunique(split_out=split_out).rename(out)
+            grouped[col].nunique(split_out=distinct_split).rename(out)
             for out, col in spec["distinct"].items()  # type: ignore[union-attr]
         ]
         parts += [
@@ -275,7 +289,7 @@ def run_variant(
             enriched = simplified_enriched(inputs, partitions or simplified_partitions(inputs, workers))
             fact_partitions = enriched.npartitions
             enriched = calls.persist("enriched", enriched)
-            frames = output_frames(enriched, split_out=1)
+            frames = output_frames(enriched, split_out=1, distinct_split=distinct_split_out(inputs))
             flat = [s for parts in frames.values() for s in parts]
             results = iter(calls.compute("all outputs", *flat))
             collected = {name: tuple(next(results) for _ in parts) for name, parts in frames.items()}
@@ -311,7 +325,7 @@ def one_output_graph(inputs: Inputs, variant: str, *, naive_partitions: int, wor
         enriched = naive_enriched(naive_fact(inputs, naive_partitions), inputs, naive_partitions)
         return output_frames(enriched)["weekly_sales"]
     enriched = simplified_enriched(inputs, simplified_partitions(inputs, workers))
-    return output_frames(enriched, split_out=1)["weekly_sales"]
+    return output_frames(enriched, split_out=1, distinct_split=distinct_split_out(inputs))["weekly_sales"]
 
 
 def draw_graph(
