@@ -12,8 +12,9 @@ worker memory. Every run writes its own `performance_report` HTML and keeps the 
   paused worker of a two-worker cluster waits forever. Bytes spilled come from each worker's SpillBuffer
   (`spill_metrics`), peak RSS from sampling the worker processes.
 * Out of core: with `worker_memory` set (the lab sets it when the workers could not hold the data), every
-  cluster here is capped at that many bytes a worker with the same `target`-only spilling, and the memory
-  table's first run is `capped` at it instead of `unlimited`. Dask's own default ("auto": the machine's memory
+  cluster here is capped at that many bytes a worker, spilling past `target` of managed memory and past `spill`
+  of the RSS, never pausing or restarting, with freed heap given back (`OUT_OF_CORE`), and the memory table's
+  first run is `capped` at it instead of `unlimited`. Dask's own default ("auto": the machine's memory
   split between the workers, then pause at 80 % and restart at 95 % of the RSS) would pause a worker of two
   forever or kill it mid-task on data larger than memory.
 """
@@ -43,22 +44,36 @@ SETTLE_SECONDS = 20.0  # how long after the run the timeline waits for adapt to 
 TARGET = 0.6  # distributed's default `target`: spill once managed memory is above this share of the limit
 
 
+SPILL = 0.7  # distributed's default `spill`: spill managed memory while the process's RSS is above this share
+
 TARGET_ONLY = {
     "distributed.worker.memory.target": TARGET,
     "distributed.worker.memory.spill": False,
     "distributed.worker.memory.pause": False,
     "distributed.worker.memory.terminate": False,
 }
+# Capped at gigabytes, a worker's RSS is the measure the kernel kills on: past `spill` of the cap its managed data
+# goes to disk too, and freed heap goes back to the machine (dask_client's trim_freed_memory).
+OUT_OF_CORE = {**TARGET_ONLY, "distributed.worker.memory.spill": SPILL}
 
 
 @contextmanager
-def lab_client(workers: int, local_directory: Path, worker_memory: int | None = None) -> Iterator[object]:
+def lab_client(
+    workers: int, local_directory: Path, worker_memory: int | None = None, *, target_only: bool = False
+) -> Iterator[object]:
     """A client of a new LocalCluster of `workers`: Dask's default memory settings (None), unlimited workers (0),
-    or each capped at `worker_memory` bytes, spilling only past `target` (module docstring)."""
+    or each capped at `worker_memory` bytes, out of core (module docstring); `target_only`: spilling only past
+    `target`, for a limit sized below the worker process's own baseline (the limited run)."""
     limit = {"memory_limit": str(worker_memory)} if worker_memory is not None else {}
+    memory = (TARGET_ONLY if target_only else OUT_OF_CORE) if worker_memory else {}
     with (
-        dask.config.set(TARGET_ONLY if worker_memory else {}),
-        dask_client(local_settings(workers), local_directory=local_directory, **limit) as client,
+        dask.config.set(memory),
+        dask_client(
+            local_settings(workers),
+            local_directory=local_directory,
+            trim_freed_memory=bool(worker_memory),
+            **limit,
+        ) as client,
     ):
         yield client
 
@@ -229,7 +244,7 @@ def run_memory(
     limit: int | None = None
     for mode in (first, "limited"):
         cap = {"unlimited": 0, "capped": worker_memory, "limited": limit}[mode]
-        with lab_client(workers, out_dir / "dask-space" / mode, cap) as client:
+        with lab_client(workers, out_dir / "dask-space" / mode, cap, target_only=mode == "limited") as client:
             before = client.run(spill_metrics)
             # The limit as the workers hold it, not as asked: a worker started with another reads as such.
             held = {w or 0 for w in client.run(_memory_limit).values()}

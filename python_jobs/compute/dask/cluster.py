@@ -25,9 +25,12 @@ def dask_client(
     local_directory: Path | None = None,
     memory_limit: str | None = None,
     saturate: bool = False,
+    trim_freed_memory: bool = False,
 ) -> Iterator[Client]:
     """A client of the configured scheduler, or of a new LocalCluster. `saturate`: the LocalCluster's scheduler
-    sends every ready task to the workers at once instead of queueing them (for many alike, short tasks)."""
+    sends every ready task to the workers at once instead of queueing them (for many alike, short tasks).
+    `trim_freed_memory`: keep Dask's MALLOC_TRIM_THRESHOLD_ (see below), for workers that must give memory back
+    to the machine after spilling: out of core, heap glibc keeps counts in the RSS and the kernel kills on it."""
     if settings.dask_scheduler:
         with Client(settings.dask_scheduler, timeout="30s") as client:
             yield client
@@ -41,7 +44,7 @@ def dask_client(
         # glibc reuses its heap as in any Python process (docs/compute.md, traps).
         dask.config.set(
             {
-                "distributed.nanny.pre-spawn-environ": _worker_environ(),
+                "distributed.nanny.pre-spawn-environ": _worker_environ(trim_freed_memory),
                 # Queueing keeps a memory-heavy graph (the fit) from loading every input at once; alike, short
                 # tasks (the simulation) are better all sent at once, or each worker waits a round trip to the
                 # scheduler after every task.
@@ -64,7 +67,8 @@ def dask_client(
         yield client
 
 
-def _worker_environ() -> dict[str, object]:
+def _worker_environ(trim_freed_memory: bool = False) -> dict[str, object]:
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    if not trim_freed_memory:
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     return environ
