@@ -5,6 +5,7 @@ with a memory limit below the data spill to disk and still give the same report.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from python_jobs.compute.dask.cluster import dask_client
-from python_jobs.tuning import dask_job, dask_lab
+from python_jobs.tuning import dask_job, dask_lab, dask_scaling
 from python_jobs.tuning.dask_job import DaskRun, draw_graph, run_variant
 from python_jobs.tuning.dask_lab import markdown
-from python_jobs.tuning.dask_scaling import local_settings, run_memory, run_scaling
+from python_jobs.tuning.dask_scaling import lab_client, local_settings, run_memory, run_scaling
 from python_jobs.tuning.fixes import FIX_NAMES
 from tests.tuning_support import inputs, run
 
@@ -119,6 +120,30 @@ def test_out_of_core_workers_are_capped_and_keep_the_report(tmp_path: Path, runs
     memory = [{**capped, "same_checksums": True}]
     table = markdown({"graph": graph, "scaling": [], "memory": memory, "meta": meta})
     assert "out of core: every worker capped at 9.0 GiB" in table and "| capped | 1024.00 MiB |" in table
+
+
+def _memory_settings() -> tuple[object, str | None]:
+    import dask
+
+    return dask.config.get("distributed.worker.memory.spill"), os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+@pytest.mark.parametrize(
+    ("worker_memory", "target_only", "expected"),
+    [
+        # Out of core: spill on the RSS too, and glibc gives freed heap back (the kernel kills on the RSS).
+        (2**30, False, (dask_scaling.SPILL, "65536")),
+        # Limited below the process's own baseline: managed memory only, freed heap given back all the same.
+        (2**30, True, (False, "65536")),
+        (None, False, (0.7, None)),  # Dask's defaults
+    ],
+)
+def test_lab_client_memory_settings_reach_the_workers(
+    tmp_path: Path, worker_memory, target_only, expected
+) -> None:
+    with lab_client(1, tmp_path, worker_memory, target_only=target_only) as client:
+        (held,) = client.run(_memory_settings).values()
+    assert tuple(held) == expected
 
 
 def test_cli_help() -> None:

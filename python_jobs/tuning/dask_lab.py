@@ -24,7 +24,7 @@ from rich.progress import Progress
 from python_jobs.batch.atomic import write_atomic
 from python_jobs.config import load_settings
 from python_jobs.tuning.dask_job import NAIVE_PARTITIONS, VARIANTS, draw_graph, run_variant
-from python_jobs.tuning.dask_scaling import TARGET, lab_client, reported, run_memory, run_scaling
+from python_jobs.tuning.dask_scaling import SPILL, TARGET, lab_client, reported, run_memory, run_scaling
 from python_jobs.tuning.inputs import Inputs
 
 STEPS = ("graph naive", "graph simplified", "scaling", "memory")
@@ -122,7 +122,8 @@ def markdown(result: dict) -> str:
     meta = result["meta"]
     capped = meta.get("worker_memory")
     memory = (
-        f", out of core: every worker capped at {capped / 2**30:.1f} GiB, spilling past {TARGET:.0%} of it"
+        f", out of core: every worker capped at {capped / 2**30:.1f} GiB, spilling past {TARGET:.0%} of it "
+        f"(managed memory) and {SPILL:.0%} of its RSS"
         if capped
         else ""
     )
@@ -200,7 +201,7 @@ def lab(
         str | None,
         typer.Option(
             help=f"Run out of core: cap every worker at this much memory (e.g. 9GiB), spilling past {TARGET:.0%} "
-            "of it. Default: Dask's own limits."
+            f"of it (managed memory) and {SPILL:.0%} of its RSS. Default: Dask's own limits."
         ),
     ] = None,
     spark_result: Annotated[

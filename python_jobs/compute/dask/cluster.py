@@ -9,6 +9,7 @@ are restarted further up), and no dashboard unless asked for.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def dask_client(
     if local_directory is not None:
         local_directory.mkdir(parents=True, exist_ok=True)
     with (
+        _parent_environ_kept(TRIM_VARIABLE),
         # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which also freezes glibc's mmap
         # threshold at 128 KiB: every block-sized array the kernel allocates is then a fresh mmap, zeroed page by
         # page, and the simulation's tasks ran far slower than the same calls in a plain process. Without it,
@@ -67,8 +69,31 @@ def dask_client(
         yield client
 
 
+TRIM_VARIABLE = "MALLOC_TRIM_THRESHOLD_"
+TRIM_THRESHOLD = (
+    65536  # Dask's own pre-spawn value, set explicitly: an enclosing dask_client may have dropped it
+)
+
+
 def _worker_environ(trim_freed_memory: bool = False) -> dict[str, object]:
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
-    if not trim_freed_memory:
-        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    if trim_freed_memory:
+        environ[TRIM_VARIABLE] = TRIM_THRESHOLD
+    else:
+        environ.pop(TRIM_VARIABLE, None)
     return environ
+
+
+@contextlib.contextmanager
+def _parent_environ_kept(name: str) -> Iterator[None]:
+    """A LocalCluster's nannies live in this process and write their pre-spawn variables into its os.environ,
+    where every later worker process inherits them: without this, one trimmed cluster would trim every cluster
+    after it. The variable is removed for the cluster's life (the nannies set it again where asked) and put back
+    as it was."""
+    saved = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        if saved is not None:
+            os.environ[name] = saved
