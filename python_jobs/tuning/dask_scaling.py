@@ -42,8 +42,6 @@ ADAPT_INTERVAL = "250ms"
 ADAPT_WAIT_COUNT = 4  # idle checks in a row before adapt removes a worker: one second at ADAPT_INTERVAL
 SETTLE_SECONDS = 20.0  # how long after the run the timeline waits for adapt to remove the workers
 TARGET = 0.6  # distributed's default `target`: spill once managed memory is above this share of the limit
-
-
 SPILL = 0.7  # distributed's default `spill`: spill managed memory while the process's RSS is above this share
 
 TARGET_ONLY = {

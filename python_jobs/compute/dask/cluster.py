@@ -70,9 +70,8 @@ def dask_client(
 
 
 TRIM_VARIABLE = "MALLOC_TRIM_THRESHOLD_"
-TRIM_THRESHOLD = (
-    65536  # Dask's own pre-spawn value, set explicitly: an enclosing dask_client may have dropped it
-)
+# Dask's own pre-spawn value, set explicitly: an enclosing dask_client's config may have dropped it.
+TRIM_THRESHOLD = 65536
 
 
 def _worker_environ(trim_freed_memory: bool = False) -> dict[str, object]:
