@@ -150,17 +150,23 @@ def naive_enriched(fact: dd.DataFrame, inputs: Inputs, partitions: int) -> dd.Da
     return enriched
 
 
+def window_chunks(inputs: Inputs) -> int:
+    """The window's Parquet in ~64 MiB pieces (about four times that in memory): what the simplified job's
+    partitions and its distinct counts' output partitions both follow."""
+    return round(inputs.window_parquet_bytes / (64 * 2**20))
+
+
 def simplified_partitions(inputs: Inputs, workers: int) -> int:
-    """A partition per ~64 MiB of the window's Parquet (about four times that in memory), at least one per
-    worker: few tasks, each big enough that the scheduler's per-task cost is noise."""
-    return max(workers, round(inputs.window_parquet_bytes / (64 * 2**20)))
+    """A partition per window chunk (`window_chunks`), at least one per worker: few tasks, each big enough that
+    the scheduler's per-task cost is noise."""
+    return max(workers, window_chunks(inputs))
 
 
 def distinct_split_out(inputs: Inputs) -> int:
-    """Output partitions of a distinct count: one per ~64 MiB of the window's Parquet, like the fact's partitions.
-    One (a tree, no shuffle) while the window is small; past that, one task would hold every distinct (keys, id)
-    pair of the window."""
-    return max(1, round(inputs.window_parquet_bytes / (64 * 2**20)))
+    """Output partitions of a distinct count: one per window chunk, like the fact's partitions. One (a tree, no
+    shuffle) while the window is small; past that, one task would hold every distinct (keys, id) pair of the
+    window."""
+    return max(1, window_chunks(inputs))
 
 
 def simplified_enriched(inputs: Inputs, partitions: int) -> dd.DataFrame:
